@@ -1,0 +1,1 @@
+ALTER TABLE `region_stat` DROP COLUMN `nr`;
