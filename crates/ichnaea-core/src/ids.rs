@@ -371,7 +371,9 @@ mod tests {
         let bytes = cell.to_bytes();
         assert_eq!(
             bytes,
-            [3, 0x01, 0x06, 0x00, 0x01, 0xAB, 0xCD, 0x01, 0x02, 0x03, 0x04]
+            [
+                3, 0x01, 0x06, 0x00, 0x01, 0xAB, 0xCD, 0x01, 0x02, 0x03, 0x04
+            ]
         );
         assert_eq!(CellId::from_bytes(&bytes).unwrap(), cell);
         assert_eq!(cell.area().to_bytes(), bytes[..7]);

@@ -267,7 +267,10 @@ mod tests {
     fn cell_shards_follow_the_radio() {
         assert_eq!(CellShard::for_radio(Radio::Lte).table_name(), "cell_lte");
         assert_eq!(CellShard::for_radio(Radio::Nr).table_name(), "cell_nr");
-        assert_eq!(CellShard::for_radio(Radio::Wcdma).queue_key(), "update_cell_wcdma");
+        assert_eq!(
+            CellShard::for_radio(Radio::Wcdma).queue_key(),
+            "update_cell_wcdma"
+        );
         for shard in CellShard::ALL {
             assert_eq!(shard.table_name(), format!("cell_{}", shard.id()));
             assert_eq!(shard.queue_key(), format!("update_cell_{}", shard.id()));

@@ -72,9 +72,15 @@ impl fmt::Debug for ApiKeyRow {
             .field("allow_region", &self.allow_region)
             .field("fallback_name", &self.fallback_name)
             .field("fallback_schema", &self.fallback_schema)
-            .field("fallback_url", &self.fallback_url.as_ref().map(|_| "<redacted>"))
+            .field(
+                "fallback_url",
+                &self.fallback_url.as_ref().map(|_| "<redacted>"),
+            )
             .field("fallback_ratelimit", &self.fallback_ratelimit)
-            .field("fallback_ratelimit_interval", &self.fallback_ratelimit_interval)
+            .field(
+                "fallback_ratelimit_interval",
+                &self.fallback_ratelimit_interval,
+            )
             .field("fallback_cache_expire", &self.fallback_cache_expire)
             .field("store_sample_locate", &self.store_sample_locate)
             .field("store_sample_submit", &self.store_sample_submit)

@@ -21,11 +21,10 @@ struct Version {
 pub async fn check(pool: &DbPool) -> Result<Option<String>, DbError> {
     let mut conn = pool.get().await?;
     diesel::sql_query("SELECT now()").execute(&mut conn).await?;
-    let result = diesel::sql_query(
-        "SELECT MAX(version) AS version FROM __diesel_schema_migrations",
-    )
-    .get_result::<Version>(&mut conn)
-    .await;
+    let result =
+        diesel::sql_query("SELECT MAX(version) AS version FROM __diesel_schema_migrations")
+            .get_result::<Version>(&mut conn)
+            .await;
     match result {
         Ok(v) => Ok(v.version),
         // 1146: table doesn't exist, i.e. the database was never migrated.

@@ -40,7 +40,9 @@ pub fn embedded() -> Result<Vec<(String, String)>, DbError> {
         .collect())
 }
 
-async fn harness(url: &SecretString) -> Result<AsyncMigrationHarness<AsyncMysqlConnection>, DbError> {
+async fn harness(
+    url: &SecretString,
+) -> Result<AsyncMigrationHarness<AsyncMysqlConnection>, DbError> {
     let url = normalize_url(url.expose_secret())?;
     let conn = AsyncMysqlConnection::establish(&url)
         .await
@@ -52,8 +54,8 @@ async fn harness(url: &SecretString) -> Result<AsyncMigrationHarness<AsyncMysqlC
 async fn with_harness<T: Send + 'static>(
     url: &SecretString,
     f: impl FnOnce(&mut AsyncMigrationHarness<AsyncMysqlConnection>) -> Result<T, DbError>
-        + Send
-        + 'static,
+    + Send
+    + 'static,
 ) -> Result<T, DbError> {
     let mut harness = harness(url).await?;
     tokio::task::spawn_blocking(move || f(&mut harness))

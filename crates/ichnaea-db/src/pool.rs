@@ -29,9 +29,11 @@ pub type DbConn = Object<AsyncMysqlConnection>;
 
 /// Session settings applied to every new connection: the deployment guide's strict modes,
 /// enforced from the client side so a lenient server default cannot change behaviour.
+/// (The isolation level uses the statement form: MariaDB 10.11 and MySQL 8 disagree on the
+/// name of the variable.)
 const SESSION_SETUP: &str = "SET SESSION sql_mode = 'NO_ENGINE_SUBSTITUTION,STRICT_TRANS_TABLES', \
-     SESSION innodb_strict_mode = ON, \
-     SESSION transaction_isolation = 'REPEATABLE-READ'";
+     SESSION innodb_strict_mode = ON; \
+     SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ";
 
 /// How one pool connects.
 #[derive(Clone)]
@@ -189,8 +191,8 @@ impl DbPools {
 /// `mysql+pymysql://` scheme becomes `mysql://` and its `charset` parameter is dropped
 /// (connections always use utf8mb4).
 pub fn normalize_url(url: &str) -> Result<String, DbError> {
-    let mut parsed = url::Url::parse(url)
-        .map_err(|e| DbError::config(format!("invalid database URL: {e}")))?;
+    let mut parsed =
+        url::Url::parse(url).map_err(|e| DbError::config(format!("invalid database URL: {e}")))?;
     let scheme = parsed.scheme().to_owned();
     if scheme != "mysql" {
         if scheme.starts_with("mysql+") {
@@ -254,8 +256,7 @@ mod tests {
             "mysql://root:location@db:3306/location"
         );
         assert_eq!(
-            normalize_url("mysql://u@127.0.0.1/location?charset=utf8&prefer_socket=false")
-                .unwrap(),
+            normalize_url("mysql://u@127.0.0.1/location?charset=utf8&prefer_socket=false").unwrap(),
             "mysql://u@127.0.0.1/location?prefer_socket=false"
         );
     }
@@ -275,7 +276,10 @@ mod tests {
             redact_url("mysql://root:hunter2@db:3306/location"),
             "mysql://root:***@db:3306/location"
         );
-        assert_eq!(redact_url("mysql://root@db/location"), "mysql://root@db/location");
+        assert_eq!(
+            redact_url("mysql://root@db/location"),
+            "mysql://root@db/location"
+        );
         let config = PoolConfig {
             url: "mysql://root:hunter2@db/location".into(),
             max_size: 2,

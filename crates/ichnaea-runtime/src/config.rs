@@ -51,7 +51,13 @@ pub enum Role {
 
 impl Role {
     /// All roles that run as services or touch the database.
-    pub const ALL: [Role; 5] = [Role::Api, Role::Worker, Role::Scheduler, Role::Tiles, Role::Admin];
+    pub const ALL: [Role; 5] = [
+        Role::Api,
+        Role::Worker,
+        Role::Scheduler,
+        Role::Tiles,
+        Role::Admin,
+    ];
 
     fn needs(self, var: Need) -> bool {
         use Need::*;
@@ -171,18 +177,10 @@ pub const VARS: &[VarSpec] = &[
         None,
         "Path of a MaxMind GeoIP2/GeoLite2 City database. Unset or missing: the service runs without IP-based positions and says so in its log.",
     ),
-    var(
-        "STATSD_HOST",
-        None,
-        "statsd host; unset disables metrics.",
-    ),
+    var("STATSD_HOST", None, "statsd host; unset disables metrics."),
     var("STATSD_PORT", Some("8125"), "statsd port."),
     secret("SENTRY_DSN", "Sentry DSN; unset disables Sentry."),
-    var(
-        "SENTRY_ENVIRONMENT",
-        None,
-        "Sentry environment tag.",
-    ),
+    var("SENTRY_ENVIRONMENT", None, "Sentry environment tag."),
     secret(
         "SECRET_KEY",
         "Salt for response signatures. Required outside local development, and must not be the development default.",
@@ -643,7 +641,8 @@ impl Settings {
         };
         if let Some(dsn) = raw.get("SENTRY_DSN") {
             if url::Url::parse(dsn).is_err() {
-                p.errors.push("SENTRY_DSN is not a valid DSN URL".to_owned());
+                p.errors
+                    .push("SENTRY_DSN is not a valid DSN URL".to_owned());
             }
         }
         let assets = AssetSettings {
@@ -849,7 +848,10 @@ mod tests {
         assert_eq!(s.assets.bucket.as_deref(), Some("assets"));
         assert_eq!(s.assets.url.as_deref(), Some("https://cdn.example/"));
         assert_eq!(s.assets.dir, PathBuf::from("/srv/assets"));
-        assert_eq!(s.assets.s3_endpoint.as_deref(), Some("http://127.0.0.1:9000"));
+        assert_eq!(
+            s.assets.s3_endpoint.as_deref(),
+            Some("http://127.0.0.1:9000")
+        );
         assert_eq!(s.mapbox_token.unwrap().expose_secret(), "pk.123");
         assert_eq!(s.api.bind.to_string(), "0.0.0.0:8080");
         assert_eq!(s.api.workers, Some(4));
@@ -907,7 +909,10 @@ mod tests {
         let mut explicit = base.to_vec();
         explicit.push(("SECRET_KEY", DEV_SECRET_KEY));
         assert!(load(&explicit, &[Role::Api]).is_err());
-        assert!(load(base, &[Role::Scheduler]).is_ok(), "only the api signs responses");
+        assert!(
+            load(base, &[Role::Scheduler]).is_ok(),
+            "only the api signs responses"
+        );
     }
 
     #[test]
@@ -946,7 +951,11 @@ mod tests {
     #[test]
     fn empty_values_count_as_unset() {
         let s = load(
-            &[("STATSD_HOST", ""), ("GEOIP_PATH", ""), ("LOCAL_DEV_ENV", "1")],
+            &[
+                ("STATSD_HOST", ""),
+                ("GEOIP_PATH", ""),
+                ("LOCAL_DEV_ENV", "1"),
+            ],
             &[Role::Offline],
         )
         .unwrap();
@@ -972,7 +981,10 @@ mod tests {
         assert_eq!(db.value.as_deref(), Some("mysql://root:***@db/location"));
         assert_eq!(db.source, "environment");
         let unset = shown.iter().find(|v| v.name == "GEOIP_PATH").unwrap();
-        assert_eq!((unset.value.as_deref(), unset.source.as_str()), (None, "unset"));
+        assert_eq!(
+            (unset.value.as_deref(), unset.source.as_str()),
+            (None, "unset")
+        );
         assert_eq!(shown.len(), VARS.len());
     }
 

@@ -35,7 +35,9 @@ impl GeoIp {
     /// path or the file is unusable.
     pub fn load(path: Option<&Path>) -> GeoIp {
         let Some(path) = path else {
-            tracing::warn!("GEOIP_PATH is not set: running without a GeoIP database, so there are no IP-based positions");
+            tracing::warn!(
+                "GEOIP_PATH is not set: running without a GeoIP database, so there are no IP-based positions"
+            );
             return GeoIp::none();
         };
         match GeoIp::open(path) {
@@ -138,6 +140,10 @@ mod tests {
         let s = g.status(built + chrono::Duration::days(10));
         assert!(s.up);
         assert_eq!(s.age_in_days, 10);
-        assert!(s.version.ends_with('Z') && s.version.len() == 20, "{}", s.version);
+        assert!(
+            s.version.ends_with('Z') && s.version.len() == 20,
+            "{}",
+            s.version
+        );
     }
 }

@@ -39,8 +39,8 @@ pub fn build(settings: &AssetSettings) -> Result<Arc<dyn ObjectStore>, object_st
 #[cfg(test)]
 mod tests {
     use super::*;
-    use object_store::{ObjectStoreExt, PutPayload};
     use object_store::path::Path;
+    use object_store::{ObjectStoreExt, PutPayload};
 
     #[tokio::test]
     async fn local_directory_round_trip() {

@@ -209,7 +209,10 @@ impl DataQueue {
     pub async fn push(&self, items: &[Vec<u8>]) -> Result<u64, RedisError> {
         let mut conn = self.redis.get().await?;
         if items.is_empty() {
-            let len: u64 = redis::cmd("LLEN").arg(&self.key).query_async(&mut conn).await?;
+            let len: u64 = redis::cmd("LLEN")
+                .arg(&self.key)
+                .query_async(&mut conn)
+                .await?;
             return Ok(len);
         }
         let script = Script::new(PUSH_SCRIPT);
@@ -256,7 +259,12 @@ impl DataQueue {
 
     /// Extends the lease of a batch this consumer holds; `false` if it lost the batch (its
     /// lease expired and another consumer took it).
-    pub async fn renew(&self, batch: &Batch, consumer: &str, lease: Duration) -> Result<bool, RedisError> {
+    pub async fn renew(
+        &self,
+        batch: &Batch,
+        consumer: &str,
+        lease: Duration,
+    ) -> Result<bool, RedisError> {
         let mut conn = self.redis.get().await?;
         let renewed: i64 = Script::new(RENEW_SCRIPT)
             .key(self.sub("inflight"))

@@ -35,7 +35,10 @@ impl RedisError {
         match self {
             RedisError::Unavailable(_) => true,
             RedisError::Command(e) => {
-                e.is_io_error() || e.is_timeout() || e.is_connection_dropped() || e.is_connection_refusal()
+                e.is_io_error()
+                    || e.is_timeout()
+                    || e.is_connection_dropped()
+                    || e.is_connection_refusal()
             }
             _ => false,
         }
@@ -51,7 +54,11 @@ pub struct RedisClient {
 
 impl RedisClient {
     /// Builds the pool without connecting.
-    pub fn new(uri: &SecretString, max_size: usize, timeout: Duration) -> Result<RedisClient, RedisError> {
+    pub fn new(
+        uri: &SecretString,
+        max_size: usize,
+        timeout: Duration,
+    ) -> Result<RedisClient, RedisError> {
         let config = AsyncConnectionConfig::new()
             .set_connection_timeout(Some(timeout))
             .set_response_timeout(Some(timeout.max(Duration::from_secs(5))));
@@ -74,7 +81,9 @@ impl RedisClient {
         match tokio::time::timeout(self.timeout * 3, self.pool.get()).await {
             Ok(Ok(conn)) => Ok(conn),
             Ok(Err(e)) => Err(RedisError::Unavailable(e.to_string())),
-            Err(_) => Err(RedisError::Unavailable("timed out waiting for a connection".into())),
+            Err(_) => Err(RedisError::Unavailable(
+                "timed out waiting for a connection".into(),
+            )),
         }
     }
 

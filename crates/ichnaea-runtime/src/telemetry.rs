@@ -222,7 +222,9 @@ const SENSITIVE_HEADERS: &[&str] = &[
 ];
 
 /// Removes everything personal or secret from a Sentry event.
-pub fn scrub_event(mut event: sentry::protocol::Event<'static>) -> sentry::protocol::Event<'static> {
+pub fn scrub_event(
+    mut event: sentry::protocol::Event<'static>,
+) -> sentry::protocol::Event<'static> {
     event.user = None;
     if let Some(request) = event.request.as_mut() {
         request.data = None;
@@ -361,7 +363,11 @@ mod tests {
         let metrics = Metrics::udp("127.0.0.1", port).unwrap();
         metrics.incr(
             MetricName::Request,
-            &[("path", "v1.geolocate"), ("method", "post"), ("status", "200")],
+            &[
+                ("path", "v1.geolocate"),
+                ("method", "post"),
+                ("status", "200"),
+            ],
         );
         let mut buf = [0u8; 512];
         let n = server.recv(&mut buf).unwrap();
@@ -404,7 +410,13 @@ mod tests {
         };
         let scrubbed = scrub_event(event);
         let text = serde_json::to_string(&scrubbed).unwrap();
-        for secret in ["81.2.69.192", "SECRETKEY", "wifiAccessPoints", "session=1", "Bearer"] {
+        for secret in [
+            "81.2.69.192",
+            "SECRETKEY",
+            "wifiAccessPoints",
+            "session=1",
+            "Bearer",
+        ] {
             assert!(!text.contains(secret), "{secret} leaked: {text}");
         }
         assert!(text.contains("curl"), "harmless headers stay: {text}");

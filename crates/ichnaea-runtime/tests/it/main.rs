@@ -1,0 +1,4 @@
+//! Integration tests of the runtime crate against a real Redis server.
+
+mod queue;
+mod redis;
