@@ -27,6 +27,7 @@ use anyhow::{Context, Result, bail};
 use ichnaea_db::{DbPools, PoolConfig};
 use mysql_async::prelude::Queryable;
 
+pub mod geoip;
 mod proxy;
 
 pub use proxy::TcpProxy;
