@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod enums;
+pub mod geo;
 pub mod grid;
 pub mod ids;
 pub mod metrics;
