@@ -1,1 +1,156 @@
-//! placeholder
+//! `ichnaea-scheduler`: the single source of periodic triggers.
+//!
+//! Exactly one scheduler may be active, or periodic work would run twice. Any number of
+//! scheduler processes can be started (for availability); they compete for a leader
+//! lock in Redis, a key holding the holder's id with an expiry (the *lease*). The holder
+//! renews the lease every third of its length; the others retry at the same pace, so when
+//! the holder dies its lock expires and another process takes over within one lease
+//! period. Renewal and release are compare-and-set scripts, so a process that lost the
+//! lock (for example after a long pause) can never extend or delete the new holder's lock.
+//!
+//! The task catalogue (what to trigger, how often) is added with the data pipeline; until
+//! then the scheduler holds the lock and triggers nothing.
+
+use std::time::Duration;
+
+use ichnaea_runtime::{RedisClient, RedisError};
+use redis::Script;
+
+/// The Redis key of the leader lock.
+pub const LOCK_KEY: &str = "ichnaea_scheduler_lock";
+
+/// Renew only if we still hold the lock. KEYS: lock. ARGV: id, lease ms.
+const RENEW: &str = r#"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+"#;
+
+/// Release only if we still hold the lock. KEYS: lock. ARGV: id.
+const RELEASE: &str = r#"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"#;
+
+/// A leader lock with a lease.
+pub struct LeaderLock {
+    redis: RedisClient,
+    id: String,
+    lease: Duration,
+}
+
+impl LeaderLock {
+    /// A lock contender with a unique id.
+    pub fn new(redis: RedisClient, lease: Duration) -> LeaderLock {
+        let id = format!(
+            "{}-{}-{:08x}",
+            hostname(),
+            std::process::id(),
+            rand::random::<u32>()
+        );
+        LeaderLock { redis, id, lease }
+    }
+
+    /// This contender's id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The lease length.
+    pub fn lease(&self) -> Duration {
+        self.lease
+    }
+
+    fn lease_ms(&self) -> u64 {
+        u64::try_from(self.lease.as_millis())
+            .unwrap_or(u64::MAX)
+            .max(1)
+    }
+
+    /// Takes the lock if it is free, or extends it if we hold it; `true` when we hold it
+    /// afterwards.
+    pub async fn acquire_or_renew(&self) -> Result<bool, RedisError> {
+        let mut conn = self.redis.get().await?;
+        let renewed: i64 = Script::new(RENEW)
+            .key(LOCK_KEY)
+            .arg(&self.id)
+            .arg(self.lease_ms())
+            .invoke_async(&mut conn)
+            .await?;
+        if renewed == 1 {
+            return Ok(true);
+        }
+        let set: Option<String> = redis::cmd("SET")
+            .arg(LOCK_KEY)
+            .arg(&self.id)
+            .arg("NX")
+            .arg("PX")
+            .arg(self.lease_ms())
+            .query_async(&mut conn)
+            .await?;
+        Ok(set.is_some())
+    }
+
+    /// Gives the lock up if we hold it, so a standby takes over at once.
+    pub async fn release(&self) -> Result<(), RedisError> {
+        let mut conn = self.redis.get().await?;
+        let _: i64 = Script::new(RELEASE)
+            .key(LOCK_KEY)
+            .arg(&self.id)
+            .invoke_async(&mut conn)
+            .await?;
+        Ok(())
+    }
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_else(|_| "host".to_owned())
+}
+
+/// Runs the scheduler until `shutdown` resolves: competes for the lock and, while leader,
+/// triggers due tasks. Releases the lock on the way out.
+pub async fn run(lock: LeaderLock, shutdown: impl std::future::Future<Output = ()>) {
+    let mut tick = tokio::time::interval(lock.lease() / 3);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tokio::pin!(shutdown);
+    let mut leader = false;
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            _ = tick.tick() => {}
+        }
+        match lock.acquire_or_renew().await {
+            Ok(now_leader) => {
+                if now_leader != leader {
+                    if now_leader {
+                        tracing::info!(scheduler.id = lock.id(), "became the active scheduler");
+                    } else {
+                        tracing::warn!(
+                            scheduler.id = lock.id(),
+                            "lost the scheduler lock; standing by"
+                        );
+                    }
+                    leader = now_leader;
+                }
+            }
+            Err(e) => {
+                if leader {
+                    tracing::warn!(error = %e, "cannot renew the scheduler lock; standing by");
+                }
+                leader = false;
+            }
+        }
+    }
+    if leader {
+        if let Err(e) = lock.release().await {
+            tracing::warn!(error = %e, "cannot release the scheduler lock; it expires by itself");
+        } else {
+            tracing::info!("released the scheduler lock");
+        }
+    }
+}

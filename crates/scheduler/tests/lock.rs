@@ -1,0 +1,107 @@
+//! Exactly one scheduler holds the lock; a standby takes over when the holder dies.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use ichnaea_scheduler::{LOCK_KEY, LeaderLock};
+use ichnaea_testing::TestRedis;
+
+async fn holder(redis: &TestRedis) -> Option<String> {
+    let mut conn = redis.conn().await;
+    redis::cmd("GET")
+        .arg(LOCK_KEY)
+        .query_async(&mut conn)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn only_one_contender_holds_the_lock() {
+    let redis = TestRedis::new().await;
+    let a = LeaderLock::new(redis.client(), Duration::from_millis(600));
+    let b = LeaderLock::new(redis.client(), Duration::from_millis(600));
+    assert_ne!(a.id(), b.id());
+    assert!(a.acquire_or_renew().await.unwrap());
+    assert!(!b.acquire_or_renew().await.unwrap());
+    assert!(a.acquire_or_renew().await.unwrap(), "the holder renews");
+    assert_eq!(holder(&redis).await.as_deref(), Some(a.id()));
+
+    // The holder stops renewing (it died): the lease runs out and b takes over.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert!(b.acquire_or_renew().await.unwrap());
+    assert!(
+        !a.acquire_or_renew().await.unwrap(),
+        "the old holder cannot come back"
+    );
+    // A stale holder cannot release the new holder's lock.
+    a.release().await.unwrap();
+    assert_eq!(holder(&redis).await.as_deref(), Some(b.id()));
+    b.release().await.unwrap();
+    assert_eq!(holder(&redis).await, None);
+}
+
+fn spawn_scheduler(redis_url: &str) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_ichnaea-scheduler"))
+        .args(["--lease-secs", "3"])
+        .env("REDIS_URI", redis_url)
+        .env("LOCAL_DEV_ENV", "true")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+async fn wait_for_holder(redis: &TestRedis, not: Option<&str>, within: Duration) -> String {
+    let started = Instant::now();
+    loop {
+        if let Some(h) = holder(redis).await {
+            if Some(h.as_str()) != not {
+                return h;
+            }
+        }
+        assert!(
+            started.elapsed() < within,
+            "no new holder within {within:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn two_scheduler_processes_fail_over() {
+    let redis = TestRedis::new().await;
+    let mut first = spawn_scheduler(&redis.url());
+    let first_id = wait_for_holder(&redis, None, Duration::from_secs(20)).await;
+    let mut second = spawn_scheduler(&redis.url());
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        holder(&redis).await,
+        Some(first_id.clone()),
+        "the standby waits"
+    );
+
+    // SIGKILL the holder: no chance to release; the standby takes over within a lease.
+    let pid = first.id() as i32;
+    let (holder_child, standby) = if first_id.contains(&format!("-{pid}-")) {
+        (&mut first, &mut second)
+    } else {
+        (&mut second, &mut first)
+    };
+    holder_child.kill().unwrap();
+    holder_child.wait().unwrap();
+    let new_id = wait_for_holder(&redis, Some(&first_id), Duration::from_secs(5)).await;
+    assert_ne!(new_id, first_id);
+
+    // SIGTERM: the holder releases the lock on the way out.
+    let pid = standby.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = standby.wait().unwrap();
+    assert!(status.success());
+    assert_eq!(holder(&redis).await, None, "released on clean shutdown");
+}
