@@ -43,6 +43,9 @@ pub enum Command {
         /// Only show which migrations are applied and which are pending.
         #[arg(long)]
         status: bool,
+        /// Create the database first if it does not exist (first installs).
+        #[arg(long, conflicts_with = "status")]
+        create_database: bool,
     },
     /// Manage API keys.
     #[command(subcommand, name = "api-key")]
@@ -271,9 +274,15 @@ pub async fn run(cli: Cli, out: &mut impl Write) -> Result<()> {
 pub async fn run_with(command: Command, raw: &RawConfig, out: &mut impl Write) -> Result<()> {
     match command {
         Command::CheckConfig { role } => check_config(raw, &role, out),
-        Command::Migrate { status } => {
+        Command::Migrate {
+            status,
+            create_database,
+        } => {
             let settings = Settings::from_raw(raw, &[Role::Admin])?;
             let url = write_url(&settings)?;
+            if create_database && migrate::create_database(&url).await? {
+                writeln!(out, "Created the database.")?;
+            }
             if status {
                 migration_status(&url, out).await
             } else {

@@ -244,3 +244,32 @@ fn check_config_hides_secrets_and_names_problems() {
         assert!(err.contains(needle), "{needle} missing: {err}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn migrate_can_create_the_database() {
+    use mysql_async::prelude::Queryable;
+    let name = format!("ichnaea_created_{:08x}", rand::random::<u32>());
+    let url = format!("{}/{name}", ichnaea_testing::mysql_server_url());
+    let out = admin(Some(&url), &["migrate", "--create-database"]);
+    let again = admin(Some(&url), &["migrate", "--create-database"]);
+    let mut conn = mysql_async::Conn::new(
+        mysql_async::Opts::from_url(&ichnaea_testing::mysql_server_url()).unwrap(),
+    )
+    .await
+    .unwrap();
+    conn.query_drop(format!("DROP DATABASE IF EXISTS `{name}`"))
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).starts_with("Created the database.\nApplied migration"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(again.status.success());
+    assert!(
+        stdout(&again).starts_with("Database schema is up to date"),
+        "{}",
+        stdout(&again)
+    );
+}

@@ -101,6 +101,10 @@ fn vincenty_inverse(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> Option<f64> {
 /// The point `meters` away from `(lat, lon)` on the initial `bearing` (degrees clockwise
 /// from north), by Vincenty's direct formula. Returns `(lat, lon)` in degrees.
 pub fn destination(lat: f64, lon: f64, bearing: f64, meters: f64) -> (f64, f64) {
+    if meters == 0.0 {
+        // The iteration would return the start point up to rounding; return it exactly.
+        return (lat, lon);
+    }
     let alpha1 = bearing.to_radians();
     let (sin_alpha1, cos_alpha1) = alpha1.sin_cos();
     let tan_u1 = (1.0 - F) * lat.to_radians().tan();
@@ -260,6 +264,7 @@ mod tests {
         let west = longitude_add(51.5, -0.1, -1000.0);
         assert!(west < -0.1);
         assert_eq!(latitude_add(85.0, 0.0, 100_000.0), MAX_LAT);
+        assert_eq!(destination(51.5, -0.1, 180.0, 0.0), (51.5, -0.1));
         assert_eq!(longitude_add(0.0, 179.99, 100_000.0), MAX_LON);
     }
 

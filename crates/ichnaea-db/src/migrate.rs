@@ -63,6 +63,45 @@ async fn with_harness<T: Send + 'static>(
         .map_err(|e| DbError::migration(format!("migration task failed: {e}")))?
 }
 
+/// Creates the database named in `url` (character set utf8) if it does not exist; returns
+/// whether it was created.
+pub async fn create_database(url: &SecretString) -> Result<bool, DbError> {
+    use diesel_async::SimpleAsyncConnection;
+    let normalized = normalize_url(url.expose_secret())?;
+    let mut parsed = url::Url::parse(&normalized)
+        .map_err(|e| DbError::config(format!("invalid database URL: {e}")))?;
+    let name = parsed.path().trim_start_matches('/').to_owned();
+    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Err(DbError::config(
+            "the database name may only contain letters, digits and underscores",
+        ));
+    }
+    parsed.set_path("/");
+    let mut conn = AsyncMysqlConnection::establish(parsed.as_str())
+        .await
+        .map_err(|e| DbError::unavailable(e.to_string()))?;
+    #[derive(diesel::QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    use diesel_async::RunQueryDsl;
+    let existing: Count = diesel::sql_query(
+        "SELECT COUNT(*) AS n FROM information_schema.schemata WHERE schema_name = ?",
+    )
+    .bind::<diesel::sql_types::Text, _>(&name)
+    .get_result(&mut conn)
+    .await?;
+    if existing.n > 0 {
+        return Ok(false);
+    }
+    conn.batch_execute(&format!(
+        "CREATE DATABASE IF NOT EXISTS `{name}` CHARACTER SET utf8"
+    ))
+    .await?;
+    Ok(true)
+}
+
 /// Applies every pending migration, in order; returns the names of those applied (empty
 /// when the schema was already current).
 pub async fn run_pending(url: &SecretString) -> Result<Vec<String>, DbError> {

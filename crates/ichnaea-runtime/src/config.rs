@@ -639,11 +639,12 @@ impl Settings {
             sentry_dsn: p.secret("SENTRY_DSN"),
             sentry_environment: p.string("SENTRY_ENVIRONMENT"),
         };
-        if let Some(dsn) = raw.get("SENTRY_DSN") {
-            if url::Url::parse(dsn).is_err() {
-                p.errors
-                    .push("SENTRY_DSN is not a valid DSN URL".to_owned());
-            }
+        if raw
+            .get("SENTRY_DSN")
+            .is_some_and(|dsn| url::Url::parse(dsn).is_err())
+        {
+            p.errors
+                .push("SENTRY_DSN is not a valid DSN URL".to_owned());
         }
         let assets = AssetSettings {
             bucket: p.string("ASSET_BUCKET"),
@@ -986,6 +987,17 @@ mod tests {
             (None, "unset")
         );
         assert_eq!(shown.len(), VARS.len());
+    }
+
+    #[test]
+    fn every_variable_is_in_the_env_example() {
+        let example = include_str!("../../../.env.example");
+        let missing: Vec<_> = VARS
+            .iter()
+            .filter(|v| !example.contains(&format!("# {}=", v.name)))
+            .map(|v| v.name)
+            .collect();
+        assert!(missing.is_empty(), "not in .env.example: {missing:?}");
     }
 
     #[test]

@@ -332,14 +332,13 @@ impl Drop for TestRedis {
     fn drop(&mut self) {
         // Release the slot only if we still own it; a plain blocking connection is fine in
         // Drop.
-        if let Ok(client) = redis::Client::open(format!("{}/0", redis_server_url())) {
-            if let Ok(mut conn) = client.get_connection_with_timeout(Duration::from_secs(2)) {
-                let key = format!("ichnaea_test_redis_slot_{}", self.db);
-                let owner: Option<String> =
-                    redis::cmd("GET").arg(&key).query(&mut conn).ok().flatten();
-                if owner.as_deref() == Some(self.token.as_str()) {
-                    let _: Result<(), _> = redis::cmd("DEL").arg(&key).query(&mut conn);
-                }
+        let conn = redis::Client::open(format!("{}/0", redis_server_url()))
+            .and_then(|client| client.get_connection_with_timeout(Duration::from_secs(2)));
+        if let Ok(mut conn) = conn {
+            let key = format!("ichnaea_test_redis_slot_{}", self.db);
+            let owner: Option<String> = redis::cmd("GET").arg(&key).query(&mut conn).ok().flatten();
+            if owner.as_deref() == Some(self.token.as_str()) {
+                let _: Result<(), _> = redis::cmd("DEL").arg(&key).query(&mut conn);
             }
         }
     }

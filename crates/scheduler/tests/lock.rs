@@ -1,5 +1,10 @@
 //! Exactly one scheduler holds the lock; a standby takes over when the holder dies.
 
+#![expect(
+    clippy::unwrap_used,
+    reason = "test helpers panic when their setup fails"
+)]
+
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -54,10 +59,10 @@ fn spawn_scheduler(redis_url: &str) -> Child {
 async fn wait_for_holder(redis: &TestRedis, not: Option<&str>, within: Duration) -> String {
     let started = Instant::now();
     loop {
-        if let Some(h) = holder(redis).await {
-            if Some(h.as_str()) != not {
-                return h;
-            }
+        if let Some(h) = holder(redis).await
+            && Some(h.as_str()) != not
+        {
+            return h;
         }
         assert!(
             started.elapsed() < within,

@@ -1,5 +1,10 @@
 //! HTTP tests of the real actix application against real MySQL and Redis.
 
+#![expect(
+    clippy::unwrap_used,
+    reason = "test helpers panic when their setup fails"
+)]
+
 mod dockerflow;
 mod helpers;
 mod process;
