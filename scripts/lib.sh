@@ -124,6 +124,27 @@ ensure_redis() {
   STARTED_REDIS="$VAR/redis/redis.pid"
 }
 
+# A GeoIP database for local development: MaxMind's public GeoIP2-City test database,
+# taken from the maxminddb source package on PyPI (MIT/Apache-2.0). Prints its path, or
+# nothing when it cannot be fetched (the service then runs without GeoIP and says so).
+dev_geoip() {
+  local dir="$VAR/geoip" db="$VAR/geoip/GeoIP2-City-Test.mmdb"
+  if [ ! -f "$db" ]; then
+    mkdir -p "$dir"
+    if ! python3 -m pip --version >/dev/null 2>&1; then
+      apt_install python3-pip >/dev/null 2>&1 || true
+    fi
+    if python3 -m pip download --quiet --no-deps --no-binary :all: maxminddb==3.2.0 -d "$dir/dl" >/dev/null 2>&1; then
+      tar -xzf "$dir"/dl/maxminddb-3.2.0.tar.gz -C "$dir/dl" \
+        maxminddb-3.2.0/tests/data/test-data/GeoIP2-City-Test.mmdb 2>/dev/null \
+        && mv "$dir/dl/maxminddb-3.2.0/tests/data/test-data/GeoIP2-City-Test.mmdb" "$db"
+    fi
+    rm -rf "$dir/dl"
+  fi
+  [ -f "$db" ] && echo "$db"
+  return 0
+}
+
 # Stops the servers this script started (never ones that were already running).
 stop_started_services() {
   for pidfile in $STARTED_MYSQL $STARTED_REDIS; do

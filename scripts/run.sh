@@ -16,6 +16,10 @@ export DB_READONLY_URI="${DB_READONLY_URI:-$DB_READWRITE_URI}"
 export REDIS_URI="${REDIS_URI:-redis://$REDIS_HOST:$REDIS_PORT/0}"
 export ASSET_DIR="${ASSET_DIR:-$VAR/assets}"
 export ICHNAEA_VERSION_FILE="${ICHNAEA_VERSION_FILE:-$ROOT/version.json}"
+if [ -z "${GEOIP_PATH:-}" ]; then
+  GEOIP_PATH="$(dev_geoip)"
+  if [ -n "$GEOIP_PATH" ]; then export GEOIP_PATH; else unset GEOIP_PATH; fi
+fi
 BIND="${ICHNAEA_API_BIND:-127.0.0.1:8000}"
 DEV_KEY="${ICHNAEA_DEV_KEY:-dev-local-key}"
 PROFILE="${ICHNAEA_PROFILE:-dev}"
