@@ -18,6 +18,7 @@ use actix_web::{App, HttpResponse, HttpServer, Route, web};
 use ichnaea_core::metrics::MetricName;
 
 pub mod dockerflow;
+pub mod error;
 pub mod middleware;
 pub mod state;
 

@@ -69,24 +69,12 @@ fn to_i32(value: Option<i64>) -> Option<i32> {
     value.and_then(|v| i32::try_from(v).ok())
 }
 
-/// The fallback flags of a query (`api.md` §3.1.2, §3.2).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Fallbacks {
-    /// IP fallback: the GeoIP source may answer.
-    pub ipf: bool,
-    /// Location-area fallback: cell areas may answer.
-    pub lacf: bool,
-}
-
-impl Default for Fallbacks {
-    /// Both allowed.
-    fn default() -> Fallbacks {
-        Fallbacks {
-            ipf: true,
-            lacf: true,
-        }
-    }
-}
+/// The validated lookups are the locate algorithm's own query types: the schema builds
+/// exactly what the sources consume, so there is no second copy to keep in step.
+pub use crate::locate::query::{
+    AreaObservation as AreaLookup, BlueObservation as BlueLookup, CellObservation as CellLookup,
+    FallbackFlags as Fallbacks, WifiObservation as WifiLookup,
+};
 
 /// Entries per list as sent, after the outer type checks but before any entry was
 /// dropped (the `blue` / `cell` / `wifi` log fields and query metrics).
@@ -98,19 +86,6 @@ pub struct RawCounts {
     pub cell: usize,
     /// `wifiAccessPoints` entries.
     pub wifi: usize,
-}
-
-/// A validated Bluetooth beacon lookup.
-#[derive(Debug, Clone, PartialEq)]
-pub struct BlueLookup {
-    /// Normalized MAC.
-    pub mac: Mac,
-    /// Observation age, ms, in ±3600000.
-    pub age: Option<i32>,
-    /// Signal, dBm, in [-127, 0].
-    pub signal: Option<i32>,
-    /// Advertised name.
-    pub name: Option<String>,
 }
 
 /// The raw fields of a Bluetooth entry, as typed by the outer schema.
@@ -145,25 +120,6 @@ impl BlueLookup {
             (self.age, other.age, Better::Lower),
         ])
     }
-}
-
-/// A validated WiFi lookup.
-#[derive(Debug, Clone, PartialEq)]
-pub struct WifiLookup {
-    /// Normalized BSSID.
-    pub mac: Mac,
-    /// Observation age, ms.
-    pub age: Option<i32>,
-    /// Channel, 1..=199 (derived from the frequency when missing).
-    pub channel: Option<i32>,
-    /// Frequency, MHz, 2400..=5999 (derived from the channel when missing).
-    pub frequency: Option<i32>,
-    /// Signal, dBm, in [-100, -10].
-    pub signal: Option<i32>,
-    /// Signal to noise ratio, in [1, 100].
-    pub snr: Option<i32>,
-    /// Network name.
-    pub ssid: Option<String>,
 }
 
 /// The raw fields of a WiFi entry, as typed by the outer schema.
@@ -306,23 +262,6 @@ fn network(input: &CellInput) -> Option<(u16, u16)> {
     Some((u16::try_from(mcc).ok()?, u16::try_from(mnc).ok()?))
 }
 
-/// A validated cell lookup (a complete cell).
-#[derive(Debug, Clone, PartialEq)]
-pub struct CellLookup {
-    /// Radio, MCC, MNC, area code and cell id.
-    pub id: CellId,
-    /// Primary scrambling code / physical cell id.
-    pub psc: Option<i32>,
-    /// Observation age, ms.
-    pub age: Option<i32>,
-    /// Arbitrary strength unit.
-    pub asu: Option<i32>,
-    /// Signal, dBm.
-    pub signal: Option<i32>,
-    /// Timing advance.
-    pub ta: Option<i32>,
-}
-
 impl CellLookup {
     /// Validates one entry as a complete cell; `None` drops it.
     pub fn build(input: &CellInput) -> Option<CellLookup> {
@@ -356,21 +295,6 @@ impl CellLookup {
             (other.ta, other.signal, other.asu, other.age),
         )
     }
-}
-
-/// A validated cell-area lookup.
-#[derive(Debug, Clone, PartialEq)]
-pub struct AreaLookup {
-    /// Radio, MCC, MNC and area code.
-    pub id: CellAreaId,
-    /// Observation age, ms.
-    pub age: Option<i32>,
-    /// Arbitrary strength unit.
-    pub asu: Option<i32>,
-    /// Signal, dBm.
-    pub signal: Option<i32>,
-    /// Timing advance.
-    pub ta: Option<i32>,
 }
 
 impl AreaLookup {
@@ -500,6 +424,26 @@ impl Default for LocateRequest {
 }
 
 impl LocateRequest {
+    /// The locate algorithm's query for this request: the validated networks with the
+    /// client's IP facts (whether it has a usable IP, and its GeoIP record if any).
+    pub fn to_query(
+        &self,
+        api_type: crate::locate::ApiType,
+        has_ip: bool,
+        geoip: Option<crate::locate::geoip::GeoIpInfo>,
+    ) -> crate::locate::LocateQuery {
+        crate::locate::LocateQuery::new(crate::locate::QueryInput {
+            api_type,
+            fallback: self.fallbacks,
+            has_ip,
+            geoip,
+            blue: self.blue.clone(),
+            wifi: self.wifi.clone(),
+            cell: self.cell.clone(),
+            cell_area: self.area.clone(),
+        })
+    }
+
     /// Builds the request from already-typed entries: validates, de-duplicates and
     /// applies the minimum counts and the `lacf` rule. `raw_counts` is set from the
     /// input lengths.
