@@ -5,10 +5,13 @@
 //! heartbeat then reports GeoIP as down, as the reference does. The file is read into
 //! memory once at start; replace it and restart the service to pick up a new release.
 
+use std::net::IpAddr;
 use std::path::Path;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use ichnaea_core::locate::geoip::GeoIpRecord;
+use serde::Deserialize;
 
 /// The version string the reference reports when no database is loaded.
 pub const NULL_GEOIP_VERSION: &str = "2020-02-26T12:17:00Z";
@@ -70,6 +73,25 @@ impl GeoIp {
         self.reader.as_deref()
     }
 
+    /// The record for an address: the fields the locate rules use, or `None` when there
+    /// is no database, no record, or the record cannot be decoded.
+    pub fn lookup(&self, ip: IpAddr) -> Option<GeoIpRecord> {
+        let reader = self.reader.as_ref()?;
+        let found = reader.lookup(ip).ok()?;
+        let record: CityRecord = found.decode().ok()??;
+        Some(GeoIpRecord {
+            country_code: record.country.and_then(|c| c.iso_code),
+            city_geoname_id: record.city.and_then(|c| c.geoname_id),
+            has_subdivisions: !record.subdivisions.is_empty(),
+            latitude: record.location.as_ref().and_then(|l| l.latitude),
+            longitude: record.location.as_ref().and_then(|l| l.longitude),
+            accuracy_radius_km: record
+                .location
+                .and_then(|l| l.accuracy_radius)
+                .map(u32::from),
+        })
+    }
+
     /// The heartbeat view of the database, relative to `now`.
     pub fn status(&self, now: DateTime<Utc>) -> GeoIpStatus {
         match &self.reader {
@@ -90,6 +112,42 @@ impl GeoIp {
             }
         }
     }
+}
+
+/// The parts of a GeoIP2/GeoLite2 City record we read.
+#[derive(Deserialize)]
+struct CityRecord {
+    #[serde(default)]
+    city: Option<CityPart>,
+    #[serde(default)]
+    country: Option<CountryPart>,
+    #[serde(default)]
+    location: Option<LocationPart>,
+    #[serde(default)]
+    subdivisions: Vec<serde::de::IgnoredAny>,
+}
+
+#[derive(Deserialize)]
+struct CityPart {
+    #[serde(default)]
+    geoname_id: Option<u32>,
+}
+
+#[derive(Deserialize)]
+struct CountryPart {
+    #[serde(default)]
+    iso_code: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct LocationPart {
+    #[serde(default)]
+    latitude: Option<f64>,
+    #[serde(default)]
+    longitude: Option<f64>,
+    /// MaxMind stores this as a `uint16`, and the decoder is strict about widths.
+    #[serde(default)]
+    accuracy_radius: Option<u16>,
 }
 
 #[cfg(test)]
@@ -139,6 +197,16 @@ mod tests {
         .unwrap();
         let s = g.status(built + chrono::Duration::days(10));
         assert!(s.up);
+        // MaxMind's documented test records: London (a city) and a country-only record.
+        let london = g.lookup("81.2.69.192".parse().unwrap()).unwrap();
+        assert_eq!(london.country_code.as_deref(), Some("GB"));
+        assert!(london.city_geoname_id.is_some());
+        assert!((london.latitude.unwrap() - 51.5142).abs() < 1e-9);
+        assert!((london.longitude.unwrap() + 0.0931).abs() < 1e-9);
+        let bhutan = g.lookup("67.43.156.0".parse().unwrap()).unwrap();
+        assert_eq!(bhutan.country_code.as_deref(), Some("BT"));
+        assert_eq!(bhutan.city_geoname_id, None);
+        assert_eq!(g.lookup("127.0.0.1".parse().unwrap()), None);
         assert_eq!(s.age_in_days, 10);
         assert!(
             s.version.ends_with('Z') && s.version.len() == 20,

@@ -1,4 +1,5 @@
 //! Integration tests of the runtime crate against a real Redis server.
 
+mod geoip;
 mod queue;
 mod redis;
