@@ -17,8 +17,11 @@ use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::{App, HttpResponse, HttpServer, Route, web};
 use ichnaea_core::metrics::MetricName;
 
+pub mod body;
 pub mod dockerflow;
 pub mod error;
+pub mod keys;
+pub mod limits;
 pub mod middleware;
 pub mod state;
 
