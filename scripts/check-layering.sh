@@ -14,6 +14,9 @@ forbid() {
 for dep in diesel diesel-async mysql_async redis deadpool deadpool-redis actix-web tokio object_store cadence sentry reqwest figment maxminddb; do
   forbid ichnaea-core "$dep"
 done
+for dep in diesel diesel-async mysql_async redis actix-web tokio object_store; do
+  forbid ichnaea-geocode "$dep"
+done
 for dep in actix-web ichnaea-runtime sentry; do
   forbid ichnaea-db "$dep"
 done
