@@ -20,8 +20,10 @@ use ichnaea_core::metrics::MetricName;
 pub mod body;
 pub mod dockerflow;
 pub mod error;
+pub mod fallback;
 pub mod keys;
 pub mod limits;
+pub mod logctx;
 pub mod middleware;
 pub mod state;
 

@@ -49,6 +49,7 @@ pub async fn observe(
     let metrics = req
         .app_data::<web::Data<AppState>>()
         .map(|s| s.metrics.clone());
+    let fields = crate::logctx::install(&req);
 
     let mut res = next.call(req).await?;
 
@@ -99,12 +100,37 @@ pub async fn observe(
             );
         }
         let duration_s = (elapsed.as_secs_f64() * 1000.0).round() / 1000.0;
+        let f = fields.borrow();
         tracing::info!(
             target: "canonical-log-line",
             http_method = %method,
             http_path = %path,
             http_status = status,
             duration_s,
+            api_key = f.api_key.as_deref(),
+            api_key_allowed = f.api_key_allowed,
+            api_key_db_fail = f.api_key_db_fail,
+            api_path = f.api_path,
+            api_type = f.api_type,
+            invalid_api_key = f.invalid_api_key,
+            api_key_count = f.api_key_count,
+            rate_allowed = f.rate_allowed,
+            rate_quota = f.rate_quota,
+            rate_remaining = f.rate_remaining,
+            region = f.region.as_deref(),
+            has_ip = f.has_ip,
+            has_geoip = f.has_geoip,
+            blue = f.blue,
+            blue_valid = f.blue_valid,
+            cell = f.cell,
+            cell_valid = f.cell_valid,
+            wifi = f.wifi,
+            wifi_valid = f.wifi_valid,
+            accuracy = f.accuracy,
+            accuracy_min = f.accuracy_min,
+            result_status = f.result_status,
+            fallback_allowed = f.fallback_allowed,
+            source = f.source,
             "{method} {path} - {status}"
         );
     }
