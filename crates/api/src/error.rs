@@ -57,6 +57,9 @@ pub enum ApiError {
     InvalidApiKey,
     /// 403 `dailyLimitExceeded`.
     DailyLimitExceeded,
+    /// The same error answered as `429` with `Retry-After` (seconds until the limit resets),
+    /// when `DAILY_LIMIT_HTTP_429` is on.
+    DailyLimitRetryAfter(u64),
     /// 404 `notFound`: no position could be found.
     LocationNotFound,
     /// 400 `parseError`, with optional details.
@@ -79,6 +82,12 @@ impl ApiError {
             ),
             ApiError::DailyLimitExceeded => (
                 StatusCode::FORBIDDEN,
+                "usageLimits",
+                "dailyLimitExceeded",
+                "You have exceeded your daily limit.",
+            ),
+            ApiError::DailyLimitRetryAfter(_) => (
+                StatusCode::TOO_MANY_REQUESTS,
                 "usageLimits",
                 "dailyLimitExceeded",
                 "You have exceeded your daily limit.",
@@ -166,6 +175,9 @@ impl ResponseError for ApiError {
             tracing::error!(error = %text, "internal error answering an API request");
         }
         let mut builder = HttpResponse::build(self.status_code());
+        if let ApiError::DailyLimitRetryAfter(seconds) = self {
+            builder.insert_header((header::RETRY_AFTER, seconds.to_string()));
+        }
         with_cors(&mut builder)
             .content_type("application/json")
             .body(self.body().to_string())
@@ -243,6 +255,16 @@ mod tests {
         );
         let empty = ApiError::ParseError(ParseDetails::Validation(serde_json::Map::new()));
         assert!(empty.body().get("details").is_none());
+    }
+
+    #[test]
+    fn optional_429_carries_retry_after() {
+        let res = ApiError::DailyLimitRetryAfter(3600).error_response();
+        assert_eq!(res.status().as_u16(), 429);
+        assert_eq!(res.headers().get("retry-after").unwrap(), "3600");
+        let body = ApiError::DailyLimitRetryAfter(3600).body();
+        assert_eq!(body["error"]["errors"][0]["reason"], "dailyLimitExceeded");
+        assert_eq!(body["error"]["code"], 429);
     }
 
     #[test]

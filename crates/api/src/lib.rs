@@ -26,6 +26,8 @@ pub mod limits;
 pub mod logctx;
 pub mod middleware;
 pub mod state;
+pub mod submit;
+pub mod view;
 
 pub use state::AppState;
 
@@ -62,6 +64,22 @@ async fn not_found() -> HttpResponse {
         .body("<h1>404 Not Found</h1>")
 }
 
+/// An API resource: GET, HEAD and POST run `handler`, OPTIONS answers the CORS
+/// preflight, other methods get `405`.
+fn api_resource<F, Args>(path: &str, handler: F) -> actix_web::Resource
+where
+    F: actix_web::Handler<Args> + Clone,
+    Args: actix_web::FromRequest + 'static,
+    F::Output: actix_web::Responder + 'static,
+{
+    web::resource(path)
+        .route(web::get().to(handler.clone()))
+        .route(web::head().to(handler.clone()))
+        .route(web::post().to(handler))
+        .route(web::method(actix_web::http::Method::OPTIONS).to(view::options))
+        .default_service(method_not_allowed())
+}
+
 /// Builds the application.
 pub fn build_app(
     state: AppState,
@@ -76,11 +94,15 @@ pub fn build_app(
 > {
     App::new()
         .app_data(web::Data::new(state))
+        .app_data(web::PayloadConfig::new(body::MAX_BODY))
         .wrap(actix_web::middleware::from_fn(middleware::observe))
         .service(get_head_post("/__heartbeat__", dockerflow::heartbeat))
         .service(get_head_post("/__lbheartbeat__", dockerflow::lbheartbeat))
         .service(get_head_post("/__version__", dockerflow::version))
         .service(get_head_post("/contribute.json", dockerflow::contribute))
+        .service(api_resource("/v2/geosubmit", submit::geosubmit_v2))
+        .service(api_resource("/v1/geosubmit", submit::geosubmit_v1))
+        .service(api_resource("/v1/submit", submit::submit_v0))
         .default_service(web::to(not_found))
 }
 

@@ -6,8 +6,13 @@
 
 use std::sync::Arc;
 
+use ichnaea_core::QueueName;
 use ichnaea_db::DbPools;
-use ichnaea_runtime::{GeoIp, Metrics, RedisClient, Settings};
+use ichnaea_geocode::Geocoder;
+use ichnaea_runtime::{DataQueue, GeoIp, Metrics, RedisClient, Settings};
+
+use crate::fallback::FallbackClient;
+use crate::keys::KeyCache;
 
 /// Everything a request handler may need.
 #[derive(Clone)]
@@ -18,6 +23,14 @@ pub struct AppState {
     pub redis: RedisClient,
     /// The GeoIP database, possibly empty.
     pub geoip: GeoIp,
+    /// Region shapes and the MCC table.
+    pub geocoder: Geocoder,
+    /// The API key cache.
+    pub keys: KeyCache,
+    /// The client of external fallback providers.
+    pub fallback: FallbackClient,
+    /// The `update_incoming` queue that submissions and sampled queries go to.
+    pub incoming: DataQueue,
     /// statsd.
     pub metrics: Metrics,
     /// The contents of `version.json`, served at `/__version__`.
@@ -54,8 +67,12 @@ impl AppState {
         let version = load_version(&settings.api.version_file);
         Ok(AppState {
             db,
+            incoming: DataQueue::new(redis.clone(), &QueueName::UpdateIncoming),
             redis,
             geoip,
+            geocoder: Geocoder::new()?,
+            keys: KeyCache::new(),
+            fallback: FallbackClient::new()?,
             metrics,
             version: Arc::new(version),
             settings: Arc::new(settings),

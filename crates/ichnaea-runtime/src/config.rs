@@ -210,6 +210,11 @@ pub const VARS: &[VarSpec] = &[
         "Mapbox token of the website map; also enables the datamap and region-statistics tasks.",
     ),
     var(
+        "DAILY_LIMIT_HTTP_429",
+        Some("false"),
+        "Answer keys over their daily limit with 429 and Retry-After instead of the reference's 403.",
+    ),
+    var(
         "ICHNAEA_API_BIND",
         Some("127.0.0.1:8000"),
         "Address ichnaea-api listens on (also --bind).",
@@ -569,6 +574,8 @@ pub struct Settings {
     pub secret_key: SecretString,
     /// `MAPBOX_TOKEN`.
     pub mapbox_token: Option<SecretString>,
+    /// `DAILY_LIMIT_HTTP_429`.
+    pub daily_limit_http_429: bool,
     /// HTTP service.
     pub api: ApiSettings,
 }
@@ -691,6 +698,7 @@ impl Settings {
             assets,
             secret_key,
             mapbox_token: p.secret("MAPBOX_TOKEN"),
+            daily_limit_http_429: p.boolean("DAILY_LIMIT_HTTP_429"),
             api,
         };
         if p.errors.is_empty() {
@@ -811,6 +819,7 @@ mod tests {
                 ("ASSET_DIR", "/srv/assets"),
                 ("S3_ENDPOINT_URL", "http://127.0.0.1:9000"),
                 ("MAPBOX_TOKEN", "pk.123"),
+                ("DAILY_LIMIT_HTTP_429", "true"),
                 ("ICHNAEA_API_BIND", "0.0.0.0:8080"),
                 ("ICHNAEA_API_WORKERS", "4"),
                 ("ICHNAEA_VERSION_FILE", "/app/version.json"),
@@ -854,6 +863,7 @@ mod tests {
             Some("http://127.0.0.1:9000")
         );
         assert_eq!(s.mapbox_token.unwrap().expose_secret(), "pk.123");
+        assert!(s.daily_limit_http_429);
         assert_eq!(s.api.bind.to_string(), "0.0.0.0:8080");
         assert_eq!(s.api.workers, Some(4));
         assert_eq!(s.api.version_file, PathBuf::from("/app/version.json"));

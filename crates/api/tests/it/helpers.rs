@@ -4,9 +4,10 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use ichnaea_api::AppState;
+use ichnaea_core::QueueName;
 use ichnaea_db::{DbPools, PoolConfig};
 use ichnaea_runtime::config::{RawConfig, Role, Settings};
-use ichnaea_runtime::{GeoIp, Metrics, RedisClient};
+use ichnaea_runtime::{DataQueue, GeoIp, Metrics, RedisClient};
 use ichnaea_testing::geoip::{DEFAULT_RECORDS, write_city_db};
 
 /// Settings as a test would configure them.
@@ -32,15 +33,57 @@ pub fn state(db_url: &str, redis_url: &str, geoip: GeoIp) -> AppState {
         max_size: 4,
         timeout: Duration::from_millis(500),
     };
+    let redis =
+        RedisClient::new(&redis_url.to_owned().into(), 4, Duration::from_millis(500)).unwrap();
     AppState {
         db: DbPools::new(Some(&read), None).unwrap(),
-        redis: RedisClient::new(&redis_url.to_owned().into(), 4, Duration::from_millis(500))
-            .unwrap(),
+        incoming: DataQueue::new(redis.clone(), &QueueName::UpdateIncoming),
+        redis,
         geoip,
+        geocoder: ichnaea_geocode::Geocoder::new().unwrap(),
+        keys: ichnaea_api::keys::KeyCache::new(),
+        fallback: ichnaea_api::fallback::FallbackClient::new().unwrap(),
         metrics: Metrics::noop(),
         version: Arc::new(serde_json::json!({
             "source": "ichnaea-rs", "version": "1.2.3", "commit": "abc", "build": "ci"
         })),
         settings: Arc::new(settings()),
     }
+}
+
+/// Inserts an API key with the creation defaults, changed by `f`.
+pub async fn add_key(
+    db: &ichnaea_testing::TestDb,
+    key: &str,
+    f: impl FnOnce(&mut ichnaea_db::api_key::ApiKeyRow),
+) {
+    let pool = ichnaea_db::DbPool::new(&db.pool_config()).unwrap();
+    let mut conn = pool.get().await.unwrap();
+    let mut row = ichnaea_db::api_key::ApiKeyRow::with_defaults(key);
+    f(&mut row);
+    assert!(ichnaea_db::api_key::insert(&mut conn, &row).await.unwrap());
+}
+
+/// A UDP socket standing in for statsd, and metrics that send to it.
+pub fn statsd() -> (std::net::UdpSocket, Metrics) {
+    let server = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    server
+        .set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let port = server.local_addr().unwrap().port();
+    (server, Metrics::udp("127.0.0.1", port).unwrap())
+}
+
+/// Every metric line received so far.
+pub fn received(server: &std::net::UdpSocket) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut buf = [0u8; 2048];
+    while let Ok(n) = server.recv(&mut buf) {
+        lines.extend(
+            String::from_utf8_lossy(&buf[..n])
+                .lines()
+                .map(str::to_owned),
+        );
+    }
+    lines
 }

@@ -8,3 +8,4 @@
 mod dockerflow;
 mod helpers;
 mod process;
+mod submit;
