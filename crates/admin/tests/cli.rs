@@ -99,7 +99,8 @@ async fn migrate_then_api_keys_round_trip() {
          fallback_ratelimit_interval : 60\n\
          fallback_cache_expire : 3600\n\
          store_sample_submit : 25\n\
-         store_sample_locate : 50\n"
+         store_sample_locate : 50\n\
+         label : k3208412b\n"
     );
 
     let updated = admin(

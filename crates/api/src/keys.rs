@@ -19,7 +19,6 @@ use std::time::Duration;
 
 use ichnaea_db::api_key::{self, ApiKeyRow};
 use ichnaea_db::{DbError, DbPools};
-use sha2::{Digest, Sha256};
 
 /// Which API a request is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,17 +53,7 @@ pub fn key_from_query(query: &str) -> Option<String> {
     found.filter(|k| valid_key_text(k))
 }
 
-/// Whether text can be an API key.
-pub fn valid_key_text(key: &str) -> bool {
-    (4..=40).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-}
-
-/// A short, stable, one-way label of a key for logs and metric tags: `k` and the first 8
-/// hex digits of its SHA-256. `ichnaea-admin api-key show` prints it next to the key.
-pub fn key_label(valid_key: &str) -> String {
-    let digest = Sha256::digest(valid_key.as_bytes());
-    format!("k{}", &hex::encode(digest)[..8])
-}
+pub use ichnaea_core::apikey::{key_label, valid_key_text};
 
 /// The key a request runs with.
 #[derive(Debug, Clone)]

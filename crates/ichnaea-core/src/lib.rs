@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+pub mod apikey;
 pub mod enums;
 pub mod geo;
 pub mod grid;
