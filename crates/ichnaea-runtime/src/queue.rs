@@ -143,6 +143,62 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 return {size, now - tonumber(since)}
 "#;
 
+/// KEYS: the marker, then the target queues (2 keys each: list, since). ARGV: marker ttl
+/// seconds, then per queue: item count followed by the items.
+/// Returns 1 if pushed, 0 if the marker existed (already pushed).
+const PUSH_ONCE_SCRIPT: &str = r#"
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local arg = 2
+local q = 2
+while q <= #KEYS do
+  local n = tonumber(ARGV[arg])
+  arg = arg + 1
+  local i = 0
+  while i < n do
+    local j = math.min(i + 500, n)
+    redis.call('RPUSH', KEYS[q], unpack(ARGV, arg + i, arg + j - 1))
+    i = j
+  end
+  if n > 0 then redis.call('SET', KEYS[q + 1], now, 'NX') end
+  arg = arg + n
+  q = q + 2
+end
+redis.call('SET', KEYS[1], 1, 'EX', tonumber(ARGV[1]))
+return 1
+"#;
+
+/// Pushes items to several queues in one atomic step, at most once per `marker`: if the
+/// marker key exists (an earlier delivery of the same batch already pushed), nothing is
+/// pushed and `false` is returned. The marker lives for `marker_ttl`, which must exceed
+/// the time a batch can take to be redelivered.
+///
+/// This is how a consumer that turns one batch into items of other queues stays
+/// exactly-once under at-least-once delivery: it pushes with the batch's marker, then
+/// acknowledges; a redelivered batch finds the marker and only acknowledges.
+pub async fn push_once(
+    redis: &RedisClient,
+    marker: &str,
+    marker_ttl: Duration,
+    pushes: &[(String, Vec<Vec<u8>>)],
+) -> Result<bool, RedisError> {
+    let script = Script::new(PUSH_ONCE_SCRIPT);
+    let mut invocation = script.prepare_invoke();
+    invocation.key(marker);
+    invocation.arg(marker_ttl.as_secs().max(1));
+    for (queue, items) in pushes {
+        invocation.key(queue).key(format!("{queue}:since"));
+        invocation.arg(items.len());
+        for item in items {
+            invocation.arg(item.as_slice());
+        }
+    }
+    let mut conn = redis.get().await?;
+    let pushed: i64 = invocation.invoke_async(&mut conn).await?;
+    Ok(pushed == 1)
+}
+
 /// A batch claimed from a queue; acknowledge it with [`DataQueue::ack`] once its work is
 /// durably done.
 #[derive(Debug, Clone, PartialEq, Eq)]

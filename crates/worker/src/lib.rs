@@ -12,6 +12,8 @@
 use ichnaea_db::{DbPools, PoolConfig};
 use ichnaea_runtime::{Metrics, RedisClient, Settings};
 
+pub mod consumer;
+
 /// Everything a worker task needs.
 #[derive(Clone)]
 pub struct WorkerState {

@@ -215,3 +215,38 @@ async fn push_of_nothing_is_a_no_op() {
     assert_eq!(q.push(&[]).await.unwrap(), 0);
     assert_eq!(q.state().await.unwrap().age, None);
 }
+
+#[tokio::test]
+async fn push_once_is_atomic_and_deduplicated() {
+    use ichnaea_core::CellShard;
+    use ichnaea_runtime::queue::push_once;
+    let redis = TestRedis::new().await;
+    let client = redis.client();
+    let a = DataQueue::new(client.clone(), &QueueName::UpdateCell(CellShard::ALL[2]));
+    let b = DataQueue::new(client.clone(), &QueueName::UpdateCellArea);
+    let pushes = vec![
+        (a.key().to_owned(), items(0..1200)),
+        (b.key().to_owned(), items(0..3)),
+        ("update_datamap_ne".to_owned(), Vec::new()),
+    ];
+    assert!(
+        push_once(&client, "marker:7", Duration::from_secs(60), &pushes)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !push_once(&client, "marker:7", Duration::from_secs(60), &pushes)
+            .await
+            .unwrap(),
+        "second delivery pushes nothing"
+    );
+    assert_eq!(a.state().await.unwrap().size, 1200);
+    assert_eq!(b.state().await.unwrap().size, 3);
+    assert!(b.state().await.unwrap().age.is_some());
+    let batch = a
+        .claim("c", 2000, Duration::from_secs(5))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(batch.items, items(0..1200), "order kept across chunks");
+}
