@@ -2,6 +2,7 @@
 
 pub mod api_key;
 pub mod error;
+pub mod export_config;
 pub mod health;
 pub mod migrate;
 pub mod pool;

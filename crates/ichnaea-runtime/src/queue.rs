@@ -15,7 +15,7 @@
 //! |---|---|---|
 //! | `Q` | list | pending items, oldest first |
 //! | `Q:since` | string | server time (ms) of the first push since the list was last empty |
-//! | `Q:seq` | string | last batch id handed out |
+//! | `Q:seq` | string | last batch id handed out (started from the clock in ms, so ids stay unique even if Redis loses its data) |
 //! | `Q:inflight` | sorted set | claimed batch ids, scored by lease deadline (ms) |
 //! | `Q:owner` | hash | batch id → consumer id |
 //! | `Q:tries` | hash | batch id → number of deliveries |
@@ -106,6 +106,12 @@ end
 redis.call('LTRIM', KEYS[1], #items, -1)
 if redis.call('LLEN', KEYS[1]) == 0 then
   redis.call('DEL', KEYS[2])
+end
+-- Batch ids must never repeat, even if Redis loses its data while the database keeps
+-- its processed-batch markers: a fresh counter starts from the clock in ms (13 digits,
+-- which Lua still prints exactly), and no queue hands out a batch per millisecond for long.
+if redis.call('EXISTS', KEYS[3]) == 0 then
+  redis.call('SET', KEYS[3], string.format('%d', now))
 end
 local id = redis.call('INCR', KEYS[3])
 push_all(prefix .. id, items)

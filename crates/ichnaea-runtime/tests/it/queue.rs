@@ -26,6 +26,11 @@ async fn push_claim_ack_in_order() {
     assert_eq!(first.items, items(0..500));
     assert_eq!(first.deliveries, 1);
     assert!(!first.is_redelivery());
+    assert!(
+        first.id > 1_600_000_000_000,
+        "ids start from the clock, so they never repeat after a Redis reset: {}",
+        first.id
+    );
     let second = q.claim("c1", 500, lease).await.unwrap().unwrap();
     assert_eq!(second.items, items(500..1000));
     assert_ne!(first.id, second.id);
