@@ -210,6 +210,21 @@ pub const VARS: &[VarSpec] = &[
         "Mapbox token of the website map; also enables the datamap and region-statistics tasks.",
     ),
     var(
+        "WORKER_POLL_INTERVAL_MS",
+        Some("1000"),
+        "How often ichnaea-worker looks at an empty queue again, in milliseconds.",
+    ),
+    var(
+        "WORKER_LEASE_SECS",
+        Some("60"),
+        "How long a worker reserves a claimed batch; a batch whose worker died is redelivered after this.",
+    ),
+    var(
+        "EXPORT_MAX_AGE_SECS",
+        Some("60"),
+        "Longest wait of a partial export batch before it is exported anyway (the reference waits an hour).",
+    ),
+    var(
         "DAILY_LIMIT_HTTP_429",
         Some("false"),
         "Answer keys over their daily limit with 429 and Retry-After instead of the reference's 403.",
@@ -544,6 +559,17 @@ pub struct TelemetrySettings {
     pub sentry_environment: Option<String>,
 }
 
+/// Settings of the worker.
+#[derive(Debug, Clone)]
+pub struct WorkerSettings {
+    /// `WORKER_POLL_INTERVAL_MS`.
+    pub poll_interval: Duration,
+    /// `WORKER_LEASE_SECS`.
+    pub lease: Duration,
+    /// `EXPORT_MAX_AGE_SECS`.
+    pub export_max_age: Duration,
+}
+
 /// Settings of the HTTP service.
 #[derive(Debug, Clone)]
 pub struct ApiSettings {
@@ -578,6 +604,8 @@ pub struct Settings {
     pub daily_limit_http_429: bool,
     /// HTTP service.
     pub api: ApiSettings,
+    /// Worker.
+    pub worker: WorkerSettings,
 }
 
 impl Settings {
@@ -689,6 +717,15 @@ impl Settings {
             ),
         };
 
+        let worker = WorkerSettings {
+            poll_interval: p
+                .millis("WORKER_POLL_INTERVAL_MS")
+                .unwrap_or(Duration::from_secs(1)),
+            lease: Duration::from_secs(p.number("WORKER_LEASE_SECS", 3, 86_400).unwrap_or(60)),
+            export_max_age: Duration::from_secs(
+                p.number("EXPORT_MAX_AGE_SECS", 0, 86_400).unwrap_or(60),
+            ),
+        };
         let settings = Settings {
             local_dev_env,
             db,
@@ -700,6 +737,7 @@ impl Settings {
             mapbox_token: p.secret("MAPBOX_TOKEN"),
             daily_limit_http_429: p.boolean("DAILY_LIMIT_HTTP_429"),
             api,
+            worker,
         };
         if p.errors.is_empty() {
             Ok(settings)
@@ -793,6 +831,9 @@ mod tests {
         assert_eq!(s.api.version_file, PathBuf::from("version.json"));
         assert_eq!(s.assets.dir, PathBuf::from("var/assets"));
         assert_eq!(s.geoip_path, None);
+        assert_eq!(s.worker.poll_interval, Duration::from_secs(1));
+        assert_eq!(s.worker.lease, Duration::from_secs(60));
+        assert_eq!(s.worker.export_max_age, Duration::from_secs(60));
     }
 
     #[test]
@@ -820,6 +861,9 @@ mod tests {
                 ("S3_ENDPOINT_URL", "http://127.0.0.1:9000"),
                 ("MAPBOX_TOKEN", "pk.123"),
                 ("DAILY_LIMIT_HTTP_429", "true"),
+                ("WORKER_POLL_INTERVAL_MS", "250"),
+                ("WORKER_LEASE_SECS", "30"),
+                ("EXPORT_MAX_AGE_SECS", "2"),
                 ("ICHNAEA_API_BIND", "0.0.0.0:8080"),
                 ("ICHNAEA_API_WORKERS", "4"),
                 ("ICHNAEA_VERSION_FILE", "/app/version.json"),
@@ -864,6 +908,9 @@ mod tests {
         );
         assert_eq!(s.mapbox_token.unwrap().expose_secret(), "pk.123");
         assert!(s.daily_limit_http_429);
+        assert_eq!(s.worker.poll_interval, Duration::from_millis(250));
+        assert_eq!(s.worker.lease, Duration::from_secs(30));
+        assert_eq!(s.worker.export_max_age, Duration::from_secs(2));
         assert_eq!(s.api.bind.to_string(), "0.0.0.0:8080");
         assert_eq!(s.api.workers, Some(4));
         assert_eq!(s.api.version_file, PathBuf::from("/app/version.json"));

@@ -1,20 +1,32 @@
 //! `ichnaea-worker`: drains the Redis data queues into MySQL and the export targets.
 //!
-//! Workers are stateless and can run in any number: each claims batches from the reliable
-//! data queues of `ichnaea_runtime::queue` under a lease, processes them and acknowledges
-//! them only once their effects are committed, so a worker killed at any moment loses
-//! nothing.
+//! Workers are stateless and can run in any number. Each runs one consumer loop per data
+//! queue (`consumer`): it claims a batch under a lease, processes it, and acknowledges it
+//! only once its effects are committed, so a worker killed at any moment loses nothing;
+//! another worker (or the same one, restarted) gets the batch again after its lease, under
+//! the same batch id. Every task turns that id into exactly-once effects: Redis pushes are
+//! made at most once per batch (`queue::push_once`), database updates record the batch id
+//! in the same transaction.
 //!
-//! This crate currently provides the process: configuration, connections, telemetry and
-//! clean shutdown. The tasks themselves (incoming reports, exports, station updates, cell
-//! areas, datamap, statistics, monitoring) are added with the data pipeline.
+//! Tasks (`tasks`), named as the reference's: `update_incoming` distributes incoming
+//! reports to the export targets; `export_reports` sends them (the `internal` target turns
+//! them into station observations).
 
+use std::sync::Arc;
+use std::time::Duration;
+
+use ichnaea_core::QueueName;
 use ichnaea_db::{DbPools, PoolConfig};
-use ichnaea_runtime::{Metrics, RedisClient, Settings};
+use ichnaea_geocode::Geocoder;
+use ichnaea_runtime::{DataQueue, Metrics, RedisClient, Settings};
+use tokio::sync::watch;
 
 pub mod consumer;
+pub mod tasks;
 
-/// Everything a worker task needs.
+use consumer::{Consumer, Handler, Readiness, Timing};
+
+/// Everything a worker task needs; cheap to clone.
 #[derive(Clone)]
 pub struct WorkerState {
     /// Database pools (the worker writes through `write()`).
@@ -23,6 +35,18 @@ pub struct WorkerState {
     pub redis: RedisClient,
     /// statsd.
     pub metrics: Metrics,
+    /// Region shapes, for station regions and report checks.
+    pub geocoder: Geocoder,
+    /// Outbound HTTP (geosubmit exports).
+    pub http: reqwest::Client,
+    /// This worker's id in queue leases.
+    pub consumer_id: Arc<str>,
+    /// Poll interval and lease length.
+    pub timing: Timing,
+    /// Longest wait of a partial export batch.
+    pub export_max_age: Duration,
+    /// Whether reports feed the datamap (the coverage map).
+    pub record_datamap: bool,
 }
 
 impl WorkerState {
@@ -38,6 +62,9 @@ impl WorkerState {
             .uri
             .as_ref()
             .ok_or_else(|| anyhow::anyhow!("REDIS_URI must be set"))?;
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|s| s.trim().to_owned())
+            .unwrap_or_else(|_| "worker".to_owned());
         Ok(WorkerState {
             db: DbPools::new(None, write.as_ref())?,
             redis: RedisClient::new(
@@ -46,14 +73,88 @@ impl WorkerState {
                 settings.redis.timeout,
             )?,
             metrics,
+            geocoder: Geocoder::new()?,
+            http: reqwest::Client::builder()
+                .user_agent("ichnaea")
+                .timeout(Duration::from_secs(60))
+                .build()?,
+            consumer_id: Arc::from(format!(
+                "{host}-{}-{:08x}",
+                std::process::id(),
+                rand::random::<u32>()
+            )),
+            timing: Timing {
+                poll: settings.worker.poll_interval,
+                lease: settings.worker.lease,
+            },
+            export_max_age: settings.worker.export_max_age,
+            record_datamap: true,
         })
     }
 }
 
-/// Runs the worker until `shutdown` resolves.
+/// A consumer whose handler calls `f(state, batch)`.
+fn consumer<F, Fut>(
+    state: &WorkerState,
+    queue: QueueName,
+    task: &'static str,
+    batch: usize,
+    f: F,
+) -> Consumer
+where
+    F: Fn(WorkerState, ichnaea_runtime::Batch) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = anyhow::Result<()>> + Send + 'static,
+{
+    let handler_state = state.clone();
+    let f = Arc::new(f);
+    let handler: Handler = Arc::new(move |batch| {
+        let state = handler_state.clone();
+        let f = f.clone();
+        Box::pin(async move { f(state, batch).await })
+    });
+    Consumer {
+        queue: DataQueue::new(state.redis.clone(), &queue),
+        task,
+        batch,
+        readiness: Readiness::Always,
+        handler,
+    }
+}
+
+/// The fixed queue consumers of a worker.
+pub fn consumers(state: &WorkerState) -> Vec<Consumer> {
+    vec![consumer(
+        state,
+        QueueName::UpdateIncoming,
+        "data.update_incoming",
+        tasks::incoming::BATCH,
+        |state, batch| async move { tasks::incoming::handle(&state, &batch).await },
+    )]
+}
+
+/// Runs the worker until `shutdown` resolves; in-flight batches are finished first.
 pub async fn run(state: WorkerState, shutdown: impl std::future::Future<Output = ()>) {
-    let _state = state;
-    tracing::info!("ichnaea-worker started; no pipeline tasks are registered yet");
+    let (stop, stopped) = watch::channel(false);
+    let mut tasks = Vec::new();
+    for consumer in consumers(&state) {
+        tasks.push(tokio::spawn(consumer::run(
+            consumer,
+            state.consumer_id.clone(),
+            state.timing,
+            state.metrics.clone(),
+            stopped.clone(),
+        )));
+    }
+    tasks.push(tokio::spawn(tasks::export::supervise(
+        state.clone(),
+        stopped.clone(),
+    )));
+    tracing::info!(worker.id = %state.consumer_id, "ichnaea-worker started");
     shutdown.await;
+    tracing::info!("ichnaea-worker finishing the batches in hand");
+    let _ = stop.send(true);
+    for task in tasks {
+        let _ = task.await;
+    }
     tracing::info!("ichnaea-worker stopped");
 }

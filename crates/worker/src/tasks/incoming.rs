@@ -1,0 +1,89 @@
+//! `update_incoming`: copies every incoming report to the queue of each export target
+//! that wants it (`pipeline.md` §3.5).
+//!
+//! The batch's reports are grouped by (API key, source); each `export_config` row gets the
+//! groups its `skip_keys` / `skip_sources` allow, as `{"api_key", "report"}` items on
+//! `queue_export_<name>`. All pushes happen in one atomic Redis step marked with the
+//! batch id, so a redelivered batch is not copied twice. (The reference partitions
+//! object-store exports into one queue per source and key; here the exporter groups
+//! within a batch instead, which gives the same objects with one queue per export.)
+
+use std::time::Duration;
+
+use ichnaea_core::QueueName;
+use ichnaea_db::export_config;
+use ichnaea_runtime::Batch;
+use ichnaea_runtime::queue::{decode_json_gzip, push_once};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::WorkerState;
+
+/// Items taken from `update_incoming` per batch.
+pub const BATCH: usize = 5000;
+
+/// How long the "already distributed" marker of a batch is kept.
+const MARKER_TTL: Duration = Duration::from_secs(2 * 86_400);
+
+#[derive(Deserialize)]
+struct Incoming {
+    #[serde(default)]
+    api_key: Option<String>,
+    #[serde(default)]
+    source: Option<String>,
+    report: Value,
+}
+
+/// Distributes one batch of `update_incoming`.
+pub async fn handle(state: &WorkerState, batch: &Batch) -> anyhow::Result<()> {
+    let mut groups: Vec<((Option<String>, String), Vec<Value>)> = Vec::new();
+    let mut undecodable = 0usize;
+    for raw in &batch.items {
+        let Ok(item) = decode_json_gzip::<Incoming>(raw) else {
+            undecodable += 1;
+            continue;
+        };
+        let source = item.source.unwrap_or_else(|| "gnss".to_owned());
+        let group = (item.api_key, source);
+        let entry = json!({"api_key": group.0, "report": item.report});
+        match groups.iter_mut().find(|(k, _)| *k == group) {
+            Some((_, list)) => list.push(entry),
+            None => groups.push((group, vec![entry])),
+        }
+    }
+    if undecodable > 0 {
+        tracing::warn!(
+            items = undecodable,
+            "dropped undecodable items of update_incoming"
+        );
+    }
+
+    let configs = {
+        let pool = state.db.write()?;
+        let mut conn = pool.get().await?;
+        export_config::list(&mut conn).await?
+    };
+    let mut pushes = Vec::new();
+    for config in &configs {
+        let mut items = Vec::new();
+        for ((api_key, source), entries) in &groups {
+            if config.allowed(api_key.as_deref(), source) {
+                for entry in entries {
+                    items.push(serde_json::to_vec(entry)?);
+                }
+            }
+        }
+        if !items.is_empty() {
+            let queue = QueueName::Export {
+                name: config.name.clone(),
+                partition: None,
+            };
+            pushes.push((queue.key().into_owned(), items));
+        }
+    }
+    let marker = format!("update_incoming:distributed:{}", batch.id);
+    if !push_once(&state.redis, &marker, MARKER_TTL, &pushes).await? {
+        tracing::info!(batch.id = batch.id, "batch was already distributed");
+    }
+    Ok(())
+}

@@ -1,0 +1,4 @@
+//! The worker's tasks, one module each, named after the reference's Celery tasks.
+
+pub mod export;
+pub mod incoming;
