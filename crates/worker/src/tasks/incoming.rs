@@ -25,6 +25,9 @@ pub const BATCH: usize = 5000;
 /// How long the "already distributed" marker of a batch is kept.
 const MARKER_TTL: Duration = Duration::from_secs(2 * 86_400);
 
+/// Reports of one (API key, source) pair, in arrival order.
+type Group = ((Option<String>, String), Vec<Value>);
+
 #[derive(Deserialize)]
 struct Incoming {
     #[serde(default)]
@@ -36,7 +39,7 @@ struct Incoming {
 
 /// Distributes one batch of `update_incoming`.
 pub async fn handle(state: &WorkerState, batch: &Batch) -> anyhow::Result<()> {
-    let mut groups: Vec<((Option<String>, String), Vec<Value>)> = Vec::new();
+    let mut groups: Vec<Group> = Vec::new();
     let mut undecodable = 0usize;
     for raw in &batch.items {
         let Ok(item) = decode_json_gzip::<Incoming>(raw) else {
