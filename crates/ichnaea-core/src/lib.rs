@@ -14,6 +14,7 @@ pub mod queue;
 pub mod ranges;
 pub mod schema;
 pub mod shard;
+pub mod tasks;
 pub mod time;
 
 pub use enums::{Radio, ReportSource, StatKey};

@@ -32,6 +32,9 @@ pub enum QueueName {
     UpdateCellArea,
     /// Datamap grid cells to record in one quadrant.
     UpdateDatamap(DataMapShard),
+    /// Triggers of periodic tasks, pushed by the scheduler (an ichnaea-rs queue; the
+    /// reference uses Celery's lists for this).
+    Tasks,
 }
 
 impl QueueName {
@@ -52,6 +55,7 @@ impl QueueName {
             QueueName::UpdateCell(shard) => Cow::Borrowed(shard.queue_key()),
             QueueName::UpdateCellArea => Cow::Borrowed("update_cellarea"),
             QueueName::UpdateDatamap(shard) => Cow::Borrowed(shard.queue_key()),
+            QueueName::Tasks => Cow::Borrowed("ichnaea_tasks"),
         }
     }
 
@@ -65,6 +69,7 @@ impl QueueName {
             QueueName::UpdateCell(_) => "cell",
             QueueName::UpdateCellArea => "cellarea",
             QueueName::UpdateDatamap(_) => "datamap",
+            QueueName::Tasks => "task",
         }
     }
 

@@ -8,12 +8,16 @@
 //! period. Renewal and release are compare-and-set scripts, so a process that lost the
 //! lock (for example after a long pause) can never extend or delete the new holder's lock.
 //!
-//! The task catalogue (what to trigger, how often) is added with the data pipeline; until
-//! then the scheduler holds the lock and triggers nothing.
+//! While active, it pushes a trigger onto the `ichnaea_tasks` queue whenever a task of
+//! the catalogue (`ichnaea_core::tasks::CATALOGUE`) is due; workers run them. Interval
+//! tasks also run as soon as a scheduler becomes active, daily and hourly ones at their
+//! UTC time. Work on the data queues needs no trigger: workers poll those.
 
 use std::time::Duration;
 
-use ichnaea_runtime::{RedisClient, RedisError};
+use ichnaea_core::QueueName;
+use ichnaea_core::tasks::{CATALOGUE, PeriodicTask, Requirement, Trigger, next_run};
+use ichnaea_runtime::{DataQueue, RedisClient, RedisError};
 use redis::Script;
 
 /// The Redis key of the leader lock.
@@ -112,23 +116,103 @@ fn hostname() -> String {
         .unwrap_or_else(|_| "host".to_owned())
 }
 
+/// The tasks this installation schedules.
+pub fn catalogue(assets_configured: bool) -> Vec<&'static PeriodicTask> {
+    CATALOGUE
+        .iter()
+        .filter(|t| match t.requires {
+            Requirement::Nothing => true,
+            Requirement::Assets => assets_configured,
+        })
+        .collect()
+}
+
+/// The due times of the catalogue, kept by the active scheduler.
+pub struct Plan {
+    tasks: Vec<(&'static PeriodicTask, i64)>,
+}
+
+impl Plan {
+    /// A plan starting at `now` (Unix seconds).
+    pub fn new(tasks: Vec<&'static PeriodicTask>, now: i64) -> Plan {
+        Plan {
+            tasks: tasks
+                .into_iter()
+                .map(|t| (t, next_run(t.schedule, now, None)))
+                .collect(),
+        }
+    }
+
+    /// The tasks due at `now`; their next time is moved on.
+    pub fn due(&mut self, now: i64) -> Vec<&'static PeriodicTask> {
+        let mut due = Vec::new();
+        for (task, at) in &mut self.tasks {
+            if *at <= now {
+                due.push(*task);
+                *at = next_run(task.schedule, now, Some(now));
+            }
+        }
+        due
+    }
+}
+
+/// Pushes triggers for tasks.
+pub async fn trigger(
+    queue: &DataQueue,
+    tasks: &[&PeriodicTask],
+    now_ms: i64,
+) -> Result<(), RedisError> {
+    let items: Vec<Vec<u8>> = tasks
+        .iter()
+        .filter_map(|t| serde_json::to_vec(&Trigger::new(t, now_ms)).ok())
+        .collect();
+    queue.push(&items).await.map(|_| ())
+}
+
 /// Runs the scheduler until `shutdown` resolves: competes for the lock and, while leader,
 /// triggers due tasks. Releases the lock on the way out.
-pub async fn run(lock: LeaderLock, shutdown: impl std::future::Future<Output = ()>) {
-    let mut tick = tokio::time::interval(lock.lease() / 3);
+pub async fn run(
+    lock: LeaderLock,
+    tasks: Vec<&'static PeriodicTask>,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    let queue = DataQueue::new(lock.redis.clone(), &QueueName::Tasks);
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let renew_every = (lock.lease() / 3).as_secs().max(1);
     tokio::pin!(shutdown);
     let mut leader = false;
+    let mut plan: Option<Plan> = None;
+    let mut seconds = 0u64;
     loop {
         tokio::select! {
             _ = &mut shutdown => break,
             _ = tick.tick() => {}
+        }
+        seconds += 1;
+        if leader && let Some(plan) = plan.as_mut() {
+            let now = chrono::Utc::now();
+            let due = plan.due(now.timestamp());
+            if !due.is_empty() {
+                match trigger(&queue, &due, now.timestamp_millis()).await {
+                    Ok(()) => {
+                        for task in &due {
+                            tracing::info!(task = task.name, "triggered a periodic task");
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "cannot trigger periodic tasks"),
+                }
+            }
+        }
+        if leader && seconds % renew_every != 1 {
+            continue;
         }
         match lock.acquire_or_renew().await {
             Ok(now_leader) => {
                 if now_leader != leader {
                     if now_leader {
                         tracing::info!(scheduler.id = lock.id(), "became the active scheduler");
+                        plan = Some(Plan::new(tasks.clone(), chrono::Utc::now().timestamp()));
                     } else {
                         tracing::warn!(
                             scheduler.id = lock.id(),

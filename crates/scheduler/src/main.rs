@@ -49,7 +49,8 @@ async fn main() -> ExitCode {
     };
     let lock = ichnaea_scheduler::LeaderLock::new(redis, Duration::from_secs(cli.lease_secs));
     tracing::info!(scheduler.id = lock.id(), "ichnaea-scheduler started");
-    ichnaea_scheduler::run(lock, shutdown::signal()).await;
+    let tasks = ichnaea_scheduler::catalogue(settings.assets.bucket.is_some());
+    ichnaea_scheduler::run(lock, tasks, shutdown::signal()).await;
     tracing::info!("ichnaea-scheduler stopped");
     ExitCode::SUCCESS
 }

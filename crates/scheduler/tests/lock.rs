@@ -110,3 +110,59 @@ async fn two_scheduler_processes_fail_over() {
     assert!(status.success());
     assert_eq!(holder(&redis).await, None, "released on clean shutdown");
 }
+
+#[tokio::test]
+async fn the_active_scheduler_triggers_interval_tasks() {
+    let redis = TestRedis::new().await;
+    let mut child = spawn_scheduler(&redis.url());
+    wait_for_holder(&redis, None, Duration::from_secs(20)).await;
+    let mut conn = redis.conn().await;
+    let mut triggers: Vec<Vec<u8>> = Vec::new();
+    for _ in 0..50 {
+        triggers = redis::cmd("LRANGE")
+            .arg("ichnaea_tasks")
+            .arg(0)
+            .arg(-1)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        if triggers.len() >= 4 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let mut names: Vec<String> = triggers
+        .iter()
+        .map(|t| {
+            serde_json::from_slice::<ichnaea_core::tasks::Trigger>(t)
+                .unwrap()
+                .task
+        })
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "data.monitor_api_key_limits",
+            "data.monitor_api_users",
+            "data.monitor_queue_size_and_rate_control",
+            "data.update_statcounter",
+        ]
+    );
+}
+
+#[test]
+fn plans_fire_and_move_on() {
+    let tasks = ichnaea_scheduler::catalogue(false);
+    let now = 1_705_017_600; // midnight UTC
+    let mut plan = ichnaea_scheduler::Plan::new(tasks, now);
+    let first: Vec<_> = plan.due(now).iter().map(|t| t.name).collect();
+    assert_eq!(first.len(), 4, "interval tasks run at once: {first:?}");
+    assert!(plan.due(now + 59).is_empty());
+    let at_60: Vec<_> = plan.due(now + 60).iter().map(|t| t.name).collect();
+    assert_eq!(at_60, ["data.monitor_queue_size_and_rate_control"]);
+    let daily: Vec<_> = plan.due(now + 7 * 60).iter().map(|t| t.name).collect();
+    assert!(daily.contains(&"data.update_statregion"), "{daily:?}");
+}

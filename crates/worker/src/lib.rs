@@ -123,13 +123,22 @@ where
 
 /// The fixed queue consumers of a worker.
 pub fn consumers(state: &WorkerState) -> Vec<Consumer> {
-    vec![consumer(
-        state,
-        QueueName::UpdateIncoming,
-        "data.update_incoming",
-        tasks::incoming::BATCH,
-        |state, batch| async move { tasks::incoming::handle(&state, &batch).await },
-    )]
+    vec![
+        consumer(
+            state,
+            QueueName::UpdateIncoming,
+            "data.update_incoming",
+            tasks::incoming::BATCH,
+            |state, batch| async move { tasks::incoming::handle(&state, &batch).await },
+        ),
+        consumer(
+            state,
+            QueueName::Tasks,
+            "data.periodic",
+            1,
+            |state, batch| async move { tasks::periodic::handle(&state, &batch).await },
+        ),
+    ]
 }
 
 /// Runs the worker until `shutdown` resolves; in-flight batches are finished first.
