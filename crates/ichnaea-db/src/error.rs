@@ -1,9 +1,10 @@
 //! The error type of the database layer.
 //!
-//! Callers decide what to do with predicates (`is_unavailable`, `is_not_found`) rather than
-//! by matching on internal kinds, so the kinds can grow without breaking them. An
-//! unavailable database is an expected operational condition (a metric and a `503`), not a
-//! bug; the other kinds are.
+//! Callers decide what to do with predicates (`is_unavailable`, `is_not_found`,
+//! `lock_failure`) rather than by matching on internal kinds, so the kinds can grow without
+//! breaking them. An unavailable database is an expected operational condition (a metric
+//! and a `503`), not a bug; so are lock failures, which the write paths retry
+//! ([`crate::retry`]); the other kinds are bugs.
 
 use std::fmt;
 
@@ -18,6 +19,31 @@ enum Kind {
     Query(diesel::result::Error),
     /// Applying migrations failed.
     Migration(String),
+    /// The caller passed data that cannot be written (a station of another shard, a value
+    /// out of its column's range): a bug in the caller, never retried.
+    Invalid(String),
+}
+
+/// A transient InnoDB lock failure: the transaction was (or must be) rolled back, and
+/// running it again from the start is the documented remedy (`pipeline.md` §5.10).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LockFailure {
+    /// `ER_LOCK_DEADLOCK` (1213): InnoDB chose this transaction as a deadlock victim and
+    /// rolled it back.
+    Deadlock,
+    /// `ER_LOCK_WAIT_TIMEOUT` (1205): a row lock was not granted within
+    /// `innodb_lock_wait_timeout`.
+    LockWaitTimeout,
+}
+
+impl LockFailure {
+    /// The MySQL error number, for the `errno:<n>` metric tag.
+    pub const fn errno(self) -> u16 {
+        match self {
+            LockFailure::Deadlock => 1213,
+            LockFailure::LockWaitTimeout => 1205,
+        }
+    }
 }
 
 /// An error from the database layer.
@@ -46,6 +72,47 @@ impl DbError {
         DbError {
             kind: Kind::Migration(msg.into()),
         }
+    }
+
+    /// Data that cannot be written: a caller bug.
+    pub fn invalid(msg: impl Into<String>) -> DbError {
+        DbError {
+            kind: Kind::Invalid(msg.into()),
+        }
+    }
+
+    /// The lock failure behind this error, if it is one (deadlock or lock wait timeout).
+    ///
+    /// diesel-async keeps only the server's message text, not its error number, so the
+    /// two errors are recognised by their messages, which MySQL and MariaDB share
+    /// ("Deadlock found when trying to get lock; …", "Lock wait timeout exceeded; …").
+    pub fn lock_failure(&self) -> Option<LockFailure> {
+        let Kind::Query(diesel::result::Error::DatabaseError(_, info)) = &self.kind else {
+            return None;
+        };
+        let message = info.message();
+        if message.starts_with("Deadlock found when trying to get lock") {
+            Some(LockFailure::Deadlock)
+        } else if message.starts_with("Lock wait timeout exceeded") {
+            Some(LockFailure::LockWaitTimeout)
+        } else {
+            None
+        }
+    }
+
+    /// True for a deadlock (MySQL error 1213).
+    pub fn is_deadlock(&self) -> bool {
+        self.lock_failure() == Some(LockFailure::Deadlock)
+    }
+
+    /// True for a lock wait timeout (MySQL error 1205).
+    pub fn is_lock_wait_timeout(&self) -> bool {
+        self.lock_failure() == Some(LockFailure::LockWaitTimeout)
+    }
+
+    /// True when the caller passed data that cannot be written.
+    pub fn is_invalid(&self) -> bool {
+        matches!(self.kind, Kind::Invalid(_))
     }
 
     /// True when the database could not be reached (down, saturated, connection broken).
@@ -88,6 +155,7 @@ impl fmt::Display for DbError {
             Kind::Unavailable(m) => write!(f, "database unavailable: {m}"),
             Kind::Query(e) => write!(f, "database query failed: {e}"),
             Kind::Migration(m) => write!(f, "migration failed: {m}"),
+            Kind::Invalid(m) => write!(f, "invalid data for the database: {m}"),
         }
     }
 }

@@ -273,6 +273,19 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// Queue batches already applied (ichnaea-rs addition): the marker that makes the
+    /// pipeline's database writes exactly-once although queue delivery is at-least-once.
+    pipeline_batch (queue, batch_id) {
+        /// The queue the batch came from, e.g. `update_wifi_6`.
+        queue -> Varchar,
+        /// The batch's id within that queue.
+        batch_id -> Unsigned<BigInt>,
+        /// When the batch was applied (UTC); old markers are deleted by this.
+        processed -> Datetime,
+    }
+}
+
 /// Calls `$callback!` with the names of every table declared in this module, so tests and
 /// maintenance code can iterate over the whole schema without repeating the list.
 #[macro_export]
@@ -324,7 +337,8 @@ macro_rules! for_each_table {
             datamap_se,
             datamap_sw,
             region_stat,
-            stat
+            stat,
+            pipeline_batch
         )
     };
 }

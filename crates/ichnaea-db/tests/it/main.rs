@@ -6,6 +6,15 @@
 )]
 
 mod api_key;
+mod areas;
+mod concurrency;
+mod convert;
+mod datamap;
+mod fixtures;
+mod locate_reads;
+mod markers;
 mod migrations;
 mod pools;
 mod schema;
+mod station_batches;
+mod stats;

@@ -169,7 +169,7 @@ async fn schema_matches_migrated_database() {
     for (name, expected) in &diesel {
         assert_eq!(&database[name], expected, "table {name} differs");
     }
-    assert_eq!(diesel.len(), 46);
+    assert_eq!(diesel.len(), 47);
 }
 
 #[test]

@@ -1,0 +1,444 @@
+//! Station tables: the locate reads and the station updater's batch writes.
+//!
+//! # Locate reads (read pool)
+//!
+//! [`load_wifi_stations`], [`load_blue_stations`] and [`load_cell_stations`] fetch the rows
+//! of a query's networks: one `SELECT … WHERE <key> IN (…)` per shard table touched, on the
+//! primary key. Only rows with a position are returned (`api.md` §8.4): a blocked station
+//! has none. Whether a positioned station is *currently* blocked depends on "today", so
+//! that rule stays with the locate algorithm (`Station::is_usable` in ichnaea-core), which
+//! applies it however the rows were fetched.
+//!
+//! # Batch writes (write pool)
+//!
+//! [`apply_station_batch`] persists one dequeued batch of one shard (`pipeline.md`
+//! §5.1–§5.10), in **one** transaction:
+//!
+//! 1. claim the batch marker (`crate::markers`): a replay writes nothing;
+//! 2. lock the batch's existing rows, `SELECT … WHERE <key> IN (<all keys>) FOR UPDATE`
+//!    (§5.2). The lock makes the read-modify-write safe: observations merge into the row
+//!    as committed by any concurrent batch, never into a stale copy. Locking reads also
+//!    take gap locks on the missing keys, so two batches creating the same new station
+//!    serialise (one of them deadlocks and is retried, then sees the other's row);
+//! 3. run the pure [`StationBatch::apply`] with the caller's `now` and region lookup;
+//! 4. write what it returns: `new` rows in one multi-row `INSERT IGNORE`, `new_block` rows
+//!    in a second, the full updates (block, change, replace) by primary key, then the
+//!    `last_seen`-only confirms (§5.9).
+//!
+//! The whole transaction runs under the lock-retry policy (`crate::retry`): a deadlock or
+//! lock wait timeout rolls everything back, marker included, and the next attempt starts
+//! again from step 1 with fresh rows. The caller does the post-commit work (area queue,
+//! stat counters, metrics) from the returned [`BatchOutcome`], only for
+//! [`BatchStatus::Applied`].
+//!
+//! Nothing here logs station ids or positions.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use diesel::prelude::*;
+use diesel_async::{AsyncMysqlConnection, RunQueryDsl};
+use ichnaea_core::locate::station::{CellStation, MacStation};
+use ichnaea_core::pipeline::batch::{BatchOutcome, StationBatch};
+use ichnaea_core::pipeline::region::RegionLookup;
+use ichnaea_core::pipeline::station::{StationKey, StationRow};
+use ichnaea_core::shard::{BlueShard, CellShard, WifiShard};
+use ichnaea_core::time::{Date, DateTime};
+use ichnaea_core::{CellId, Mac};
+
+use crate::convert::{
+    StationColumns, StationSqlRow, date_to_sql, fit, small_code, station_key_to_sql,
+};
+use crate::error::DbError;
+use crate::markers::{self, BatchMarker};
+use crate::retry::{BatchStatus, Retried, retry_transaction};
+use crate::shards::{
+    MacTable, StationShard, StationTable, TableLayout, station_columns, station_values,
+    with_cell_table, with_mac_table,
+};
+
+/// Rows per multi-row statement: a cell row binds 24 values, and MySQL allows 65 535
+/// placeholders per statement. A station batch (at most 500 stations) fits in one.
+const MAX_ROWS_PER_STATEMENT: usize = 1000;
+
+/// Loads the positioned WiFi access points among `macs` (locate, `api.md` §8.4).
+pub async fn load_wifi_stations(
+    conn: &mut AsyncMysqlConnection,
+    macs: &[Mac],
+) -> Result<Vec<MacStation>, DbError> {
+    load_mac_stations(conn, macs, |mac| MacTable::Wifi(WifiShard::for_mac(mac))).await
+}
+
+/// Loads the positioned Bluetooth beacons among `macs` (locate, `api.md` §8.4).
+pub async fn load_blue_stations(
+    conn: &mut AsyncMysqlConnection,
+    macs: &[Mac],
+) -> Result<Vec<MacStation>, DbError> {
+    load_mac_stations(conn, macs, |mac| MacTable::Blue(BlueShard::for_mac(mac))).await
+}
+
+async fn load_mac_stations(
+    conn: &mut AsyncMysqlConnection,
+    macs: &[Mac],
+    table_of: impl Fn(&Mac) -> MacTable,
+) -> Result<Vec<MacStation>, DbError> {
+    let mut by_table: BTreeMap<MacTable, BTreeSet<Mac>> = BTreeMap::new();
+    for mac in macs {
+        by_table.entry(table_of(mac)).or_default().insert(*mac);
+    }
+    let mut out = Vec::new();
+    for (table, macs) in by_table {
+        let ids: Vec<Vec<u8>> = macs.iter().map(|m| m.as_bytes().to_vec()).collect();
+        let rows: Vec<(Vec<u8>, StationColumns)> = with_mac_table!(table, t => {
+            Ok::<_, DbError>(
+                t::table
+                    .filter(t::mac.eq_any(&ids))
+                    .filter(t::lat.is_not_null())
+                    .filter(t::lon.is_not_null())
+                    .select((t::mac, station_columns!(t)))
+                    .load(conn)
+                    .await?,
+            )
+        })?;
+        out.extend(rows.into_iter().filter_map(|(id, columns)| {
+            StationSqlRow {
+                id,
+                psc: None,
+                columns,
+            }
+            .to_mac_station()
+        }));
+    }
+    Ok(out)
+}
+
+/// Loads the positioned cells among `cells`, one query per radio table (locate,
+/// `api.md` §8.4).
+pub async fn load_cell_stations(
+    conn: &mut AsyncMysqlConnection,
+    cells: &[CellId],
+) -> Result<Vec<CellStation>, DbError> {
+    let mut by_table: BTreeMap<CellShard, BTreeSet<CellId>> = BTreeMap::new();
+    for cell in cells {
+        by_table
+            .entry(CellShard::for_radio(cell.radio()))
+            .or_default()
+            .insert(*cell);
+    }
+    let mut out = Vec::new();
+    for (shard, cells) in by_table {
+        let ids: Vec<Vec<u8>> = cells.iter().map(CellId::to_bytes).collect();
+        let rows: Vec<(Vec<u8>, StationColumns)> = with_cell_table!(shard, t, _Lac, _Cid => {
+            Ok::<_, DbError>(
+                t::table
+                    .filter(t::cellid.eq_any(&ids))
+                    .filter(t::lat.is_not_null())
+                    .filter(t::lon.is_not_null())
+                    .select((t::cellid, station_columns!(t)))
+                    .load(conn)
+                    .await?,
+            )
+        })?;
+        out.extend(rows.into_iter().filter_map(|(id, columns)| {
+            StationSqlRow {
+                id,
+                psc: None,
+                columns,
+            }
+            .to_cell_station()
+        }));
+    }
+    Ok(out)
+}
+
+/// Loads the rows of `keys` from one station table, positioned or not (keys of other
+/// tables are an error). Rows whose id does not decode are skipped.
+pub async fn load_station_rows(
+    conn: &mut AsyncMysqlConnection,
+    table: StationTable,
+    keys: &[StationKey],
+) -> Result<HashMap<StationKey, StationRow>, DbError> {
+    check_keys(table, keys.iter())?;
+    select_rows(conn, table, keys, false).await
+}
+
+/// Inserts complete station rows into one table with `INSERT IGNORE` (existing keys are
+/// left alone); returns how many rows were inserted. For imports and test fixtures.
+pub async fn insert_station_rows(
+    conn: &mut AsyncMysqlConnection,
+    table: StationTable,
+    rows: &[StationRow],
+) -> Result<usize, DbError> {
+    check_keys(table, rows.iter().map(|r| &r.key))?;
+    let rows: Vec<&StationRow> = rows.iter().collect();
+    insert_rows(conn, table, &rows).await
+}
+
+/// Applies one dequeued batch of observations to its shard table, exactly once per
+/// `marker`, in one lock-retried transaction (see the module documentation).
+///
+/// Every station of the batch must belong to `shard`'s table, else nothing is written
+/// and an [`DbError::is_invalid`] error is returned. An empty batch touches nothing (no
+/// marker either, as the reference does no database work for it); callers normally
+/// skip it before calling. `regions` must be `Sync` because the transaction's future
+/// holds it across awaits.
+pub async fn apply_station_batch<S: StationShard>(
+    conn: &mut AsyncMysqlConnection,
+    shard: S,
+    marker: &BatchMarker,
+    batch: &StationBatch<S::Observation>,
+    now: DateTime,
+    regions: &(dyn RegionLookup + Sync),
+) -> Result<Retried<BatchStatus<BatchOutcome>>, DbError> {
+    let table = shard.table();
+    let keys = batch.keys();
+    check_keys(table, keys.iter())?;
+    if batch.is_empty() {
+        return Ok(Retried {
+            value: BatchStatus::Applied(batch.apply(&HashMap::new(), now, regions)),
+            lock_failures: Vec::new(),
+        });
+    }
+    let keys = &keys;
+    retry_transaction!(conn, async |c| {
+        apply_attempt(c, table, marker, batch, keys, now, regions).await
+    })
+}
+
+/// One attempt of [`apply_station_batch`], inside its transaction.
+async fn apply_attempt<O>(
+    conn: &mut AsyncMysqlConnection,
+    table: StationTable,
+    marker: &BatchMarker,
+    batch: &StationBatch<O>,
+    keys: &[StationKey],
+    now: DateTime,
+    regions: &(dyn RegionLookup + Sync),
+) -> Result<BatchStatus<BatchOutcome>, DbError>
+where
+    O: ichnaea_core::pipeline::observation::StationObservation,
+{
+    if !markers::claim(conn, Some(marker), now).await? {
+        return Ok(BatchStatus::AlreadyProcessed);
+    }
+    let rows = select_rows(conn, table, keys, true).await?;
+    let outcome = batch.apply(&rows, now, regions);
+
+    for (label, rows) in [
+        ("new", outcome.new_rows()),
+        ("new_block", outcome.new_block_rows()),
+    ] {
+        if rows.is_empty() {
+            continue;
+        }
+        let inserted = insert_rows(conn, table, &rows).await?;
+        if inserted < rows.len() {
+            tracing::warn!(
+                table = table.name(),
+                transition = label,
+                ignored = rows.len() - inserted,
+                "station insert ignored existing rows"
+            );
+        }
+    }
+    for row in outcome.full_update_rows() {
+        update_row(conn, table, row).await?;
+    }
+    let mut confirms: BTreeMap<Date, Vec<Vec<u8>>> = BTreeMap::new();
+    for (key, day) in outcome.confirms() {
+        confirms
+            .entry(day)
+            .or_default()
+            .push(station_key_to_sql(&key));
+    }
+    for (day, ids) in confirms {
+        confirm_rows(conn, table, &ids, day).await?;
+    }
+    Ok(BatchStatus::Applied(outcome))
+}
+
+fn check_keys<'k>(
+    table: StationTable,
+    mut keys: impl Iterator<Item = &'k StationKey>,
+) -> Result<(), DbError> {
+    if keys.all(|key| table.holds(key)) {
+        Ok(())
+    } else {
+        Err(DbError::invalid(format!(
+            "a station does not belong to table {}",
+            table.name()
+        )))
+    }
+}
+
+/// Loads the rows of `keys`; with `lock`, `SELECT … FOR UPDATE`.
+async fn select_rows(
+    conn: &mut AsyncMysqlConnection,
+    table: StationTable,
+    keys: &[StationKey],
+    lock: bool,
+) -> Result<HashMap<StationKey, StationRow>, DbError> {
+    let mut out = HashMap::with_capacity(keys.len());
+    for chunk in keys.chunks(MAX_ROWS_PER_STATEMENT) {
+        out.extend(select_chunk(conn, table, chunk, lock).await?);
+    }
+    Ok(out)
+}
+
+async fn select_chunk(
+    conn: &mut AsyncMysqlConnection,
+    table: StationTable,
+    keys: &[StationKey],
+    lock: bool,
+) -> Result<HashMap<StationKey, StationRow>, DbError> {
+    let ids: Vec<Vec<u8>> = keys.iter().map(station_key_to_sql).collect();
+    let rows: Vec<StationSqlRow> = match table.layout() {
+        TableLayout::Mac(mac_table) => with_mac_table!(mac_table, t => {
+            let query = t::table
+                .filter(t::mac.eq_any(&ids))
+                .select((t::mac, station_columns!(t)));
+            let rows: Vec<(Vec<u8>, StationColumns)> = if lock {
+                query.for_update().load(conn).await?
+            } else {
+                query.load(conn).await?
+            };
+            Ok::<_, DbError>(
+                rows.into_iter()
+                    .map(|(id, columns)| StationSqlRow { id, psc: None, columns })
+                    .collect(),
+            )
+        })?,
+        TableLayout::Cell(shard) => with_cell_table!(shard, t, _Lac, _Cid => {
+            let query = t::table
+                .filter(t::cellid.eq_any(&ids))
+                .select((t::cellid, t::psc, station_columns!(t)));
+            let rows: Vec<(Vec<u8>, Option<i16>, StationColumns)> = if lock {
+                query.for_update().load(conn).await?
+            } else {
+                query.load(conn).await?
+            };
+            Ok::<_, DbError>(
+                rows.into_iter()
+                    .map(|(id, psc, columns)| StationSqlRow { id, psc, columns })
+                    .collect(),
+            )
+        })?,
+    };
+    let kind = table.kind();
+    Ok(rows
+        .iter()
+        .filter_map(|row| row.to_station_row(kind))
+        .map(|row| (row.key, row))
+        .collect())
+}
+
+/// `INSERT IGNORE` of whole rows (multi-row statements); returns the rows inserted.
+async fn insert_rows(
+    conn: &mut AsyncMysqlConnection,
+    table: StationTable,
+    rows: &[&StationRow],
+) -> Result<usize, DbError> {
+    let mut inserted = 0;
+    for chunk in rows.chunks(MAX_ROWS_PER_STATEMENT) {
+        inserted += insert_chunk(conn, table, chunk).await?;
+    }
+    Ok(inserted)
+}
+
+async fn insert_chunk(
+    conn: &mut AsyncMysqlConnection,
+    table: StationTable,
+    rows: &[&StationRow],
+) -> Result<usize, DbError> {
+    let values: Vec<(StationKey, StationSqlRow)> = rows
+        .iter()
+        .map(|row| Ok((row.key, StationSqlRow::from_station_row(row)?)))
+        .collect::<Result<_, DbError>>()?;
+    match table.layout() {
+        TableLayout::Mac(mac_table) => with_mac_table!(mac_table, t => {
+            let insert: Vec<_> = values
+                .iter()
+                .map(|(_, r)| (t::mac.eq(&r.id), station_values!(t, &r.columns, with_created)))
+                .collect();
+            Ok(diesel::insert_or_ignore_into(t::table)
+                .values(insert)
+                .execute(conn)
+                .await?)
+        }),
+        TableLayout::Cell(shard) => with_cell_table!(shard, t, Lac, Cid => {
+            let mut insert = Vec::with_capacity(values.len());
+            for (key, r) in &values {
+                let Some(cell) = key.cell() else {
+                    return Err(DbError::invalid("a MAC station cannot go to a cell table"));
+                };
+                insert.push((
+                    (
+                        t::cellid.eq(&r.id),
+                        t::radio.eq(cell.radio().code()),
+                        t::mcc.eq(small_code("mcc", cell.mcc())?),
+                        t::mnc.eq(small_code("mnc", cell.mnc())?),
+                        t::lac.eq(fit::<Lac>("lac", u64::from(cell.lac()))?),
+                        t::cid.eq(fit::<Cid>("cid", cell.cid())?),
+                        t::psc.eq(r.psc),
+                    ),
+                    station_values!(t, &r.columns, with_created),
+                ));
+            }
+            Ok(diesel::insert_or_ignore_into(t::table)
+                .values(insert)
+                .execute(conn)
+                .await?)
+        }),
+    }
+}
+
+/// The full `UPDATE` of a block, change or replace: every column but the key and
+/// `created`, by primary key.
+async fn update_row(
+    conn: &mut AsyncMysqlConnection,
+    table: StationTable,
+    row: &StationRow,
+) -> Result<(), DbError> {
+    let r = StationSqlRow::from_station_row(row)?;
+    match table.layout() {
+        TableLayout::Mac(mac_table) => with_mac_table!(mac_table, t => {
+            diesel::update(t::table.filter(t::mac.eq(&r.id)))
+                .set(station_values!(t, &r.columns, without_created))
+                .execute(conn)
+                .await?;
+            Ok(())
+        }),
+        TableLayout::Cell(shard) => with_cell_table!(shard, t, _Lac, _Cid => {
+            diesel::update(t::table.filter(t::cellid.eq(&r.id)))
+                .set((t::psc.eq(r.psc), station_values!(t, &r.columns, without_created)))
+                .execute(conn)
+                .await?;
+            Ok(())
+        }),
+    }
+}
+
+/// The confirm `UPDATE`: `last_seen = day` for every id, in one statement.
+async fn confirm_rows(
+    conn: &mut AsyncMysqlConnection,
+    table: StationTable,
+    ids: &[Vec<u8>],
+    day: Date,
+) -> Result<(), DbError> {
+    let day = date_to_sql(day)?;
+    match table.layout() {
+        TableLayout::Mac(mac_table) => with_mac_table!(mac_table, t => {
+            diesel::update(t::table.filter(t::mac.eq_any(ids)))
+                .set(t::last_seen.eq(day))
+                .execute(conn)
+                .await?;
+            Ok(())
+        }),
+        TableLayout::Cell(shard) => with_cell_table!(shard, t, _Lac, _Cid => {
+            diesel::update(t::table.filter(t::cellid.eq_any(ids)))
+                .set(t::last_seen.eq(day))
+                .execute(conn)
+                .await?;
+            Ok(())
+        }),
+    }
+}
