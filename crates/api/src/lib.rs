@@ -23,6 +23,7 @@ pub mod error;
 pub mod fallback;
 pub mod keys;
 pub mod limits;
+pub mod locate;
 pub mod logctx;
 pub mod middleware;
 pub mod state;
@@ -100,6 +101,8 @@ pub fn build_app(
         .service(get_head_post("/__lbheartbeat__", dockerflow::lbheartbeat))
         .service(get_head_post("/__version__", dockerflow::version))
         .service(get_head_post("/contribute.json", dockerflow::contribute))
+        .service(api_resource("/v1/geolocate", locate::geolocate))
+        .service(api_resource("/v1/country", locate::country))
         .service(api_resource("/v2/geosubmit", submit::geosubmit_v2))
         .service(api_resource("/v1/geosubmit", submit::geosubmit_v1))
         .service(api_resource("/v1/submit", submit::submit_v0))

@@ -10,12 +10,15 @@
 //!
 //! Tasks (`tasks`), named as the reference's: `update_incoming` distributes incoming
 //! reports to the export targets; `export_reports` sends them (the `internal` target turns
-//! them into station observations).
+//! them into station observations); `update_wifi` / `update_blue` / `update_cell` merge
+//! observations into the station shards; `update_cellarea` recomputes cell areas;
+//! `update_datamap` records the coverage map; the periodic tasks (statistics, cleanups,
+//! monitoring) run when the scheduler triggers them.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use ichnaea_core::QueueName;
+use ichnaea_core::{BlueShard, CellShard, DataMapShard, QueueName, WifiShard};
 use ichnaea_db::{DbPools, PoolConfig};
 use ichnaea_geocode::Geocoder;
 use ichnaea_runtime::{DataQueue, Metrics, RedisClient, Settings};
@@ -123,7 +126,7 @@ where
 
 /// The fixed queue consumers of a worker.
 pub fn consumers(state: &WorkerState) -> Vec<Consumer> {
-    vec![
+    let mut all = vec![
         consumer(
             state,
             QueueName::UpdateIncoming,
@@ -138,7 +141,59 @@ pub fn consumers(state: &WorkerState) -> Vec<Consumer> {
             1,
             |state, batch| async move { tasks::periodic::handle(&state, &batch).await },
         ),
-    ]
+        consumer(
+            state,
+            QueueName::UpdateCellArea,
+            "data.update_cellarea",
+            tasks::area::BATCH,
+            |state, batch| async move { tasks::area::handle(&state, &batch, "update_cellarea").await },
+        ),
+    ];
+    for shard in WifiShard::ALL {
+        all.push(consumer(
+            state,
+            QueueName::UpdateWifi(shard),
+            "data.update_wifi",
+            tasks::station::BATCH,
+            move |state, batch| async move {
+                tasks::station::handle(&state, shard, "wifi", &batch, shard.queue_key()).await
+            },
+        ));
+    }
+    for shard in BlueShard::ALL {
+        all.push(consumer(
+            state,
+            QueueName::UpdateBlue(shard),
+            "data.update_blue",
+            tasks::station::BATCH,
+            move |state, batch| async move {
+                tasks::station::handle(&state, shard, "blue", &batch, shard.queue_key()).await
+            },
+        ));
+    }
+    for shard in CellShard::ALL {
+        all.push(consumer(
+            state,
+            QueueName::UpdateCell(shard),
+            "data.update_cell",
+            tasks::station::BATCH,
+            move |state, batch| async move {
+                tasks::station::handle(&state, shard, "cell", &batch, shard.queue_key()).await
+            },
+        ));
+    }
+    for shard in DataMapShard::ALL {
+        all.push(consumer(
+            state,
+            QueueName::UpdateDatamap(shard),
+            "data.update_datamap",
+            tasks::datamap::BATCH,
+            move |state, batch| async move {
+                tasks::datamap::handle(&state, shard, &batch, shard.queue_key()).await
+            },
+        ));
+    }
+    all
 }
 
 /// Runs the worker until `shutdown` resolves; in-flight batches are finished first.

@@ -87,3 +87,41 @@ pub fn received(server: &std::net::UdpSocket) -> Vec<String> {
     }
     lines
 }
+
+/// A positioned station seen today, with a 10 m radius and 10 samples.
+pub fn station(
+    key: ichnaea_core::pipeline::station::StationKey,
+    lat: f64,
+    lon: f64,
+) -> ichnaea_core::pipeline::station::StationRow {
+    let now = ichnaea_core::time::DateTime::from_unix_seconds(chrono::Utc::now().timestamp());
+    let mut row = ichnaea_core::pipeline::station::StationRow::new(key);
+    row.lat = Some(lat);
+    row.lon = Some(lon);
+    row.max_lat = Some(lat);
+    row.min_lat = Some(lat);
+    row.max_lon = Some(lon);
+    row.min_lon = Some(lon);
+    row.created = Some(now.add_days(-30));
+    row.modified = Some(now.add_days(-30));
+    row.last_seen = Some(now.date().add_days(-1));
+    row.radius = Some(10);
+    row.samples = Some(10);
+    row.weight = Some(10.0);
+    row.source = Some(ichnaea_core::ReportSource::Gnss);
+    row
+}
+
+/// Inserts station rows into their table.
+pub async fn add_stations(
+    db: &ichnaea_testing::TestDb,
+    table: ichnaea_db::StationTable,
+    rows: &[ichnaea_core::pipeline::station::StationRow],
+) {
+    let pool = ichnaea_db::DbPool::new(&db.pool_config()).unwrap();
+    let mut conn = pool.get().await.unwrap();
+    let n = ichnaea_db::stations::insert_station_rows(&mut conn, table, rows)
+        .await
+        .unwrap();
+    assert_eq!(n, rows.len());
+}

@@ -7,5 +7,6 @@
 
 mod dockerflow;
 mod helpers;
+mod locate;
 mod process;
 mod submit;

@@ -22,19 +22,20 @@ pub async fn handle(state: &WorkerState, batch: &Batch) -> anyhow::Result<()> {
             tracing::info!(task = %trigger.task, "dropped an expired task trigger");
             continue;
         }
-        run(state, &trigger.task).await?;
+        run(state, &trigger.task, batch.id).await?;
     }
     Ok(())
 }
 
-/// Runs one periodic task by name.
-#[expect(
-    clippy::match_single_binding,
-    reason = "the task arms are added as the tasks are built"
-)]
-pub async fn run(state: &WorkerState, task: &str) -> anyhow::Result<()> {
-    let _ = state;
+/// Runs one periodic task by name; `run_id` identifies this run (the trigger's batch id)
+/// for tasks that must not repeat their effects.
+pub async fn run(state: &WorkerState, task: &str, run_id: u64) -> anyhow::Result<()> {
     match task {
+        "data.update_statcounter" => super::stats::update_statcounter(state, run_id).await,
+        "data.cleanup_stat" => super::stats::cleanup_stat(state).await,
+        "data.update_statregion" => super::stats::update_statregion(state).await,
+        "data.cleanup_datamap" => super::datamap::cleanup(state).await,
+        "data.cleanup_batch_markers" => super::stats::cleanup_batch_markers(state).await,
         other => {
             tracing::warn!(task = other, "no such task in this worker; trigger dropped");
             Ok(())

@@ -1,0 +1,117 @@
+//! `update_blue`, `update_wifi`, `update_cell`: merge observations into the station
+//! tables (`pipeline.md` §5).
+//!
+//! One batch of one shard's queue is applied in one database transaction that also records
+//! the batch id (`ichnaea_db::stations::apply_station_batch`), so a batch redelivered after
+//! a crash changes nothing the second time: station samples and weights count every
+//! observation exactly once. After the commit, the touched cell areas are queued for
+//! recomputation and the daily statistics counters are incremented; a crash between the
+//! commit and those two steps loses only those follow-ups (areas are recomputed again by
+//! their next cell update; counters are statistics), never an observation.
+
+use ichnaea_core::QueueName;
+use ichnaea_core::metrics::MetricName;
+use ichnaea_core::pipeline::batch::StationBatch;
+use ichnaea_core::pipeline::stats::stat_counter_key;
+use ichnaea_core::time::DateTime;
+use ichnaea_db::markers::BatchMarker;
+use ichnaea_db::retry::BatchStatus;
+use ichnaea_db::shards::StationShard;
+use ichnaea_runtime::{Batch, DataQueue};
+
+use crate::WorkerState;
+
+/// Observations per batch.
+pub const BATCH: usize = 500;
+
+/// The current time as the pipeline's clock.
+pub fn now() -> DateTime {
+    DateTime::from_unix_seconds(chrono::Utc::now().timestamp())
+}
+
+/// Applies one batch of a station shard's queue.
+pub async fn handle<S>(
+    state: &WorkerState,
+    shard: S,
+    kind: &'static str,
+    batch: &Batch,
+    queue_key: &str,
+) -> anyhow::Result<()>
+where
+    S: StationShard,
+    S::Observation: serde::de::DeserializeOwned,
+{
+    let observations: Vec<S::Observation> = batch
+        .items
+        .iter()
+        .filter_map(|raw| serde_json::from_slice(raw).ok())
+        .collect();
+    let dropped = batch.items.len() - observations.len();
+    if dropped > 0 {
+        tracing::warn!(
+            queue.name = queue_key,
+            items = dropped,
+            "dropped unreadable observations"
+        );
+    }
+    let station_batch = StationBatch::new(observations);
+    if station_batch.is_empty() {
+        return Ok(());
+    }
+    let marker = BatchMarker::new(queue_key, batch.id)?;
+    let now = now();
+    let pool = state.db.write()?;
+    let mut conn = pool.get().await?;
+    let result = ichnaea_db::stations::apply_station_batch(
+        &mut conn,
+        shard,
+        &marker,
+        &station_batch,
+        now,
+        &state.geocoder,
+    )
+    .await?;
+    drop(conn);
+    for failure in &result.lock_failures {
+        let errno = failure.errno().to_string();
+        state.metrics.incr(
+            MetricName::DataStationDberror,
+            &[("type", kind), ("errno", errno.as_str())],
+        );
+    }
+    let outcome = match result.value {
+        BatchStatus::AlreadyProcessed => {
+            tracing::info!(
+                queue.name = queue_key,
+                batch.id = batch.id,
+                "batch was already applied"
+            );
+            return Ok(());
+        }
+        BatchStatus::Applied(outcome) => outcome,
+    };
+    for (metric, value) in outcome.metrics() {
+        state.metrics.count(
+            metric,
+            i64::try_from(value).unwrap_or(i64::MAX),
+            &[("type", kind)],
+        );
+    }
+    if !outcome.areas.is_empty() {
+        let areas: Vec<Vec<u8>> = outcome.areas.iter().map(|a| a.to_bytes()).collect();
+        DataQueue::new(state.redis.clone(), &QueueName::UpdateCellArea)
+            .push(&areas)
+            .await?;
+    }
+    let mut conn = state.redis.get().await?;
+    let mut pipe = redis::pipe();
+    for (key, amount) in outcome.stat_increments() {
+        if amount > 0 {
+            let name = stat_counter_key(key, now.date());
+            pipe.cmd("INCRBY").arg(&name).arg(amount).ignore();
+            pipe.cmd("EXPIRE").arg(&name).arg(172_800).ignore();
+        }
+    }
+    pipe.query_async::<()>(&mut conn).await?;
+    Ok(())
+}
