@@ -6,7 +6,9 @@
 )]
 
 mod dockerflow;
+mod fallback;
 mod helpers;
 mod locate;
+mod privacy;
 mod process;
 mod submit;
