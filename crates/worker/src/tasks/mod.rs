@@ -2,4 +2,5 @@
 
 pub mod export;
 pub mod incoming;
+pub mod monitor;
 pub mod periodic;

@@ -9,6 +9,7 @@ use ichnaea_core::tasks::Trigger;
 use ichnaea_runtime::Batch;
 
 use crate::WorkerState;
+use crate::tasks::monitor;
 
 /// Handles one batch of the task queue.
 pub async fn handle(state: &WorkerState, batch: &Batch) -> anyhow::Result<()> {
@@ -28,13 +29,13 @@ pub async fn handle(state: &WorkerState, batch: &Batch) -> anyhow::Result<()> {
 }
 
 /// Runs one periodic task by name.
-#[expect(
-    clippy::match_single_binding,
-    reason = "the task arms are added as the tasks are built"
-)]
 pub async fn run(state: &WorkerState, task: &str) -> anyhow::Result<()> {
-    let _ = state;
     match task {
+        "data.monitor_api_key_limits" => monitor::api_key_limits(state).await,
+        "data.monitor_api_users" => monitor::api_users(state).await,
+        "data.monitor_queue_size_and_rate_control" => {
+            monitor::queue_size_and_rate_control(state).await
+        }
         other => {
             tracing::warn!(task = other, "no such task in this worker; trigger dropped");
             Ok(())
