@@ -12,6 +12,7 @@ pub mod numeric;
 pub mod pipeline;
 pub mod queue;
 pub mod ranges;
+pub mod rate_control;
 pub mod schema;
 pub mod shard;
 pub mod tasks;

@@ -89,6 +89,12 @@ pub enum MetricName {
     /// Gauge: data queue lengths.
     #[strum(serialize = "queue")]
     Queue,
+    /// Gauge: items parked in a queue's dead-letter list (ichnaea-rs addition).
+    #[strum(serialize = "queue.dead")]
+    QueueDead,
+    /// Gauge: claimed, unacknowledged batches of a queue (ichnaea-rs addition).
+    #[strum(serialize = "queue.inflight")]
+    QueueInflight,
     /// Gauge: global locate sample rate.
     #[strum(serialize = "rate_control.locate")]
     RateControlLocate,

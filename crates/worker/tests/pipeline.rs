@@ -210,9 +210,14 @@ async fn sigkill_mid_batch_loses_and_duplicates_nothing() {
         incoming.push(chunk).await.unwrap();
     }
     let mut interrupted = 0;
-    for delay in [300u64, 700, 450] {
+    for round in 0..3 {
         let mut child = worker(&db, &redis);
-        tokio::time::sleep(Duration::from_millis(delay)).await;
+        // Kill as soon as the worker holds a batch (after a little work in later rounds).
+        tokio::time::sleep(Duration::from_millis(100 * round)).await;
+        let started = Instant::now();
+        while in_flight(&redis).await == 0 && started.elapsed() < Duration::from_secs(30) {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
         child.kill().unwrap(); // SIGKILL: no cleanup, claimed batches stay claimed.
         child.wait().unwrap();
         interrupted += in_flight(&redis).await;

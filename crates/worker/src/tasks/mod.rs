@@ -4,6 +4,7 @@ pub mod area;
 pub mod datamap;
 pub mod export;
 pub mod incoming;
+pub mod monitor;
 pub mod periodic;
 pub mod station;
 pub mod stats;

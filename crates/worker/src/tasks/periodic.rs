@@ -9,6 +9,7 @@ use ichnaea_core::tasks::Trigger;
 use ichnaea_runtime::Batch;
 
 use crate::WorkerState;
+use crate::tasks::monitor;
 
 /// Handles one batch of the task queue.
 pub async fn handle(state: &WorkerState, batch: &Batch) -> anyhow::Result<()> {
@@ -36,6 +37,11 @@ pub async fn run(state: &WorkerState, task: &str, run_id: u64) -> anyhow::Result
         "data.update_statregion" => super::stats::update_statregion(state).await,
         "data.cleanup_datamap" => super::datamap::cleanup(state).await,
         "data.cleanup_batch_markers" => super::stats::cleanup_batch_markers(state).await,
+        "data.monitor_api_key_limits" => monitor::api_key_limits(state).await,
+        "data.monitor_api_users" => monitor::api_users(state).await,
+        "data.monitor_queue_size_and_rate_control" => {
+            monitor::queue_size_and_rate_control(state).await
+        }
         other => {
             tracing::warn!(task = other, "no such task in this worker; trigger dropped");
             Ok(())
