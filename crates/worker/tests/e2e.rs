@@ -1,11 +1,6 @@
 //! End to end: a submission through the HTTP API, processed by a real worker process,
 //! makes its stations locatable through the HTTP API.
 
-#![expect(
-    clippy::unwrap_used,
-    reason = "test helpers panic when their setup fails"
-)]
-
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
