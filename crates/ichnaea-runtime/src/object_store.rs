@@ -36,6 +36,61 @@ pub fn build(settings: &AssetSettings) -> Result<Arc<dyn ObjectStore>, object_st
     }
 }
 
+/// Where an export writes: a store, the path template inside it, and whether the store
+/// keeps object metadata (content type and encoding: S3 does, a local directory does not).
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// The store.
+    pub store: Arc<dyn ObjectStore>,
+    /// The object path template, without leading or trailing `/`.
+    pub template: String,
+    /// Whether objects can carry `Content-Type` / `Content-Encoding`.
+    pub attributes: bool,
+}
+
+/// The store and path template of an export URL: `s3://bucket/path/template` (S3, or the
+/// S3-compatible store of `S3_ENDPOINT_URL`, credentials from the usual AWS chain) or
+/// `file:///absolute/path/template` (a local directory).
+pub fn for_url(url: &str, settings: &AssetSettings) -> Result<Target, object_store::Error> {
+    let generic = |msg: String| object_store::Error::Generic {
+        store: "export",
+        source: msg.into(),
+    };
+    if let Some(rest) = url.strip_prefix("s3://") {
+        let (bucket, template) = rest.split_once('/').unwrap_or((rest, ""));
+        if bucket.is_empty() {
+            return Err(generic("export URL names no bucket".into()));
+        }
+        let mut builder = AmazonS3Builder::from_env().with_bucket_name(bucket);
+        if let Some(endpoint) = &settings.s3_endpoint {
+            builder = builder
+                .with_endpoint(endpoint)
+                .with_allow_http(endpoint.starts_with("http://"))
+                .with_virtual_hosted_style_request(false);
+        }
+        Ok(Target {
+            store: Arc::new(builder.build()?),
+            template: template.trim_matches('/').to_owned(),
+            attributes: true,
+        })
+    } else if let Some(path) = url.strip_prefix("file://") {
+        if !path.starts_with('/') {
+            return Err(generic(
+                "a file:// export URL needs an absolute path".into(),
+            ));
+        }
+        Ok(Target {
+            store: Arc::new(LocalFileSystem::new()),
+            template: path.trim_matches('/').to_owned(),
+            attributes: false,
+        })
+    } else {
+        Err(generic(
+            "export URL must start with s3:// or file://".to_owned(),
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

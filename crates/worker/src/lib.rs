@@ -50,6 +50,8 @@ pub struct WorkerState {
     pub export_max_age: Duration,
     /// Whether reports feed the datamap (the coverage map).
     pub record_datamap: bool,
+    /// Object store settings (S3 endpoint for backup exports).
+    pub assets: ichnaea_runtime::config::AssetSettings,
 }
 
 impl WorkerState {
@@ -92,6 +94,7 @@ impl WorkerState {
             },
             export_max_age: settings.worker.export_max_age,
             record_datamap: true,
+            assets: settings.assets.clone(),
         })
     }
 }

@@ -8,6 +8,8 @@
 //!   updaters (and datamap grid cells), in one atomic, batch-marked Redis step;
 //! * `dummy`: discards them (pipeline testing);
 //! * `geosubmit`: POSTs them, gzip-compressed, to another Ichnaea-compatible server;
+//! * `backup` (or the reference's name `s3`): writes them to an object store
+//!   (`super::backup`);
 //!
 //! Rows with an unknown schema keep their reports queued. Sending is retried three times
 //! within one delivery (1 s, 2 s, 5 s apart); after that the batch fails and is redelivered
@@ -152,11 +154,21 @@ pub async fn export(
     match config.schema.as_deref() {
         Some("internal") => export_internal(state, config, batch, &items).await?,
         Some("dummy") => {}
-        Some("geosubmit") => {
+        Some(schema @ ("geosubmit" | "s3" | "backup")) => {
             let mut attempt = 0u32;
             loop {
                 let started = Instant::now();
-                let result = send_geosubmit(state, config, &items).await;
+                let result = if schema == "geosubmit" {
+                    send_geosubmit(state, config, &items).await
+                } else {
+                    let sent = super::backup::send(state, config, batch.id, &batch.items).await;
+                    let status = if sent.is_ok() { "success" } else { "failure" };
+                    state.metrics.incr(
+                        MetricName::DataExportUpload,
+                        &[("key", config.name.as_str()), ("status", status)],
+                    );
+                    sent
+                };
                 let millis = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
                 state
                     .metrics

@@ -48,7 +48,8 @@ pub async fn handle(state: &WorkerState, batch: &Batch) -> anyhow::Result<()> {
         };
         let source = item.source.unwrap_or_else(|| "gnss".to_owned());
         let group = (item.api_key, source);
-        let entry = json!({"api_key": group.0, "report": item.report});
+        // The source rides along for object-store backups, which file reports by it.
+        let entry = json!({"api_key": group.0, "source": group.1, "report": item.report});
         match groups.iter_mut().find(|(k, _)| *k == group) {
             Some((_, list)) => list.push(entry),
             None => groups.push((group, vec![entry])),
