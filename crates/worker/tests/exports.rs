@@ -1,6 +1,11 @@
 //! `update_incoming` distribution and the exporters, against real MySQL and Redis, a
 //! local directory and a local HTTP server standing in for another Ichnaea server.
 
+#![expect(
+    clippy::unwrap_used,
+    reason = "test helpers panic when their setup fails"
+)]
+
 use std::io::Read;
 use std::sync::{Arc, Mutex};
 

@@ -81,6 +81,12 @@ fn worker_state(db: DbPools, redis: &TestRedis, metrics: Metrics) -> WorkerState
         },
         export_max_age: Duration::from_secs(3600),
         record_datamap: true,
+        assets: ichnaea_runtime::config::AssetSettings {
+            bucket: None,
+            url: None,
+            dir: std::env::temp_dir(),
+            s3_endpoint: None,
+        },
     }
 }
 

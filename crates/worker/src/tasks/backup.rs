@@ -67,20 +67,18 @@ pub async fn send(
         .as_deref()
         .ok_or_else(|| anyhow::anyhow!("backup export {:?} has no url", config.name))?;
     let target: Target = for_url(url, &state.assets)?;
-    let mut groups: Vec<((String, Option<String>), Vec<Value>)> = Vec::new();
-    for raw in raw_items {
-        let Ok(item) = serde_json::from_slice::<Item>(raw) else {
-            continue;
-        };
-        let key = (
-            item.source.unwrap_or_else(|| "gnss".to_owned()),
-            item.api_key,
-        );
-        match groups.iter_mut().find(|(k, _)| *k == key) {
-            Some((_, list)) => list.push(item.report),
-            None => groups.push((key, vec![item.report])),
-        }
-    }
+    let groups = super::group_in_order(
+        raw_items
+            .iter()
+            .filter_map(|raw| serde_json::from_slice::<Item>(raw).ok())
+            .map(|item| {
+                let key = (
+                    item.source.unwrap_or_else(|| "gnss".to_owned()),
+                    item.api_key,
+                );
+                (key, item.report)
+            }),
+    );
     let today = chrono::Utc::now().date_naive();
     for (index, ((source, api_key), reports)) in groups.into_iter().enumerate() {
         let path = object_path(

@@ -39,22 +39,22 @@ struct Incoming {
 
 /// Distributes one batch of `update_incoming`.
 pub async fn handle(state: &WorkerState, batch: &Batch) -> anyhow::Result<()> {
-    let mut groups: Vec<Group> = Vec::new();
     let mut undecodable = 0usize;
-    for raw in &batch.items {
-        let Ok(item) = decode_json_gzip::<Incoming>(raw) else {
-            undecodable += 1;
-            continue;
-        };
+    let decoded: Vec<Incoming> = batch
+        .items
+        .iter()
+        .filter_map(|raw| {
+            let item = decode_json_gzip::<Incoming>(raw).ok();
+            undecodable += usize::from(item.is_none());
+            item
+        })
+        .collect();
+    let groups: Vec<Group> = super::group_in_order(decoded.into_iter().map(|item| {
         let source = item.source.unwrap_or_else(|| "gnss".to_owned());
-        let group = (item.api_key, source);
         // The source rides along for object-store backups, which file reports by it.
-        let entry = json!({"api_key": group.0, "source": group.1, "report": item.report});
-        match groups.iter_mut().find(|(k, _)| *k == group) {
-            Some((_, list)) => list.push(entry),
-            None => groups.push((group, vec![entry])),
-        }
-    }
+        let entry = json!({"api_key": item.api_key, "source": source, "report": item.report});
+        ((item.api_key, source), entry)
+    }));
     if undecodable > 0 {
         tracing::warn!(
             items = undecodable,
