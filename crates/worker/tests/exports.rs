@@ -172,12 +172,15 @@ fn walk(dir: &std::path::Path) -> usize {
         .sum()
 }
 
+/// What the stand-in server received: the `Content-Encoding` header and the body.
+type Received = (Option<String>, Value);
+
 #[actix_web::test]
 async fn geosubmit_forwarding_posts_gzip_and_retries() {
     use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
     let db = TestDb::new().await;
     let redis = TestRedis::new().await;
-    let received: Arc<Mutex<Vec<(Option<String>, Value)>>> = Arc::default();
+    let received: Arc<Mutex<Vec<Received>>> = Arc::default();
     let failures = Arc::new(Mutex::new(1u32));
     let (r, f) = (received.clone(), failures.clone());
     let server = HttpServer::new(move || {
