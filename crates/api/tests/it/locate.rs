@@ -361,3 +361,62 @@ async fn database_down_still_answers_from_geoip() {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["fallback"], "ipf");
 }
+
+#[actix_web::test]
+async fn unknown_keys_are_cached_and_redis_outages_fail_open() {
+    let db = TestDb::new().await;
+    let redis = TestRedis::new().await;
+    let (geo, _dir) = geoip(10);
+    let app = test::init_service(build_app(state(&db.url(), &redis.url(), geo))).await;
+    let (status, _) = post(&app, "/v1/geolocate?key=late-key", json!({})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    // Created now, but the negative cache entry holds (as in the reference) until it expires.
+    add_key(&db, "late-key", |_| {}).await;
+    let (status, _) = post(&app, "/v1/geolocate?key=late-key", json!({})).await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "negative entries are cached"
+    );
+
+    // Redis down: limits are not enforced, the answer still comes (GeoIP here).
+    add_key(&db, "limited", |r| r.maxreq = Some(1)).await;
+    let (geo, _dir2) = geoip(10);
+    let app = test::init_service(build_app(state(&db.url(), "redis://127.0.0.1:1/0", geo))).await;
+    for _ in 0..3 {
+        let (status, body) = post(&app, "/v1/geolocate?key=limited", json!({})).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+}
+
+#[actix_web::test]
+async fn locate_metrics_use_key_labels() {
+    let db = TestDb::new().await;
+    let redis = TestRedis::new().await;
+    add_key(&db, "test", |_| {}).await;
+    let (geo, _dir) = geoip(10);
+    let (server, metrics) = crate::helpers::statsd();
+    let mut st = state(&db.url(), &redis.url(), geo);
+    st.metrics = metrics;
+    let app = test::init_service(build_app(st)).await;
+    post(&app, "/v1/geolocate?key=test", json!({})).await;
+    post(&app, "/v1/geolocate", json!({})).await;
+    let lines = crate::helpers::received(&server);
+    let label = ichnaea_api::keys::key_label("test");
+    for expected in [
+        format!("location.locate.request:1|c|#key:{label},path:v1.geolocate"),
+        "location.locate.request:1|c|#key:none,path:v1.geolocate".to_owned(),
+        format!("location.locate.query:1|c|#key:{label},blue:none,cell:none,wifi:none"),
+        format!(
+            "location.locate.result:1|c|#key:{label},fallback_allowed:false,accuracy:low,status:hit,source:geoip"
+        ),
+        "location.request:1|c|#path:v1.geolocate,method:post,status:200".to_owned(),
+        "location.request:1|c|#path:v1.geolocate,method:post,status:400".to_owned(),
+    ] {
+        assert!(
+            lines.contains(&expected),
+            "missing {expected} in {lines:#?}"
+        );
+    }
+    assert!(!lines.iter().any(|l| l.contains("key:test")));
+}
