@@ -124,6 +124,17 @@ ensure_redis() {
   STARTED_REDIS="$VAR/redis/redis.pid"
 }
 
+# moto's S3 server for the tests (PyPI).
+ensure_moto() {
+  if command -v moto_server >/dev/null 2>&1; then return 0; fi
+  if ! python3 -m pip --version >/dev/null 2>&1; then apt_install python3-pip; fi
+  log "installing moto (S3 test server) with pip"
+  python3 -m pip install --quiet --user moto flask flask-cors 2>/dev/null \
+    || python3 -m pip install --quiet --break-system-packages --user moto flask flask-cors
+  export PATH="$HOME/.local/bin:$PATH"
+  command -v moto_server >/dev/null 2>&1 || die "moto_server is not on PATH after installing moto"
+}
+
 # A GeoIP database for local development: MaxMind's public GeoIP2-City test database,
 # taken from the maxminddb source package on PyPI (MIT/Apache-2.0). Prints its path, or
 # nothing when it cannot be fetched (the service then runs without GeoIP and says so).

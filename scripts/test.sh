@@ -11,6 +11,9 @@ ensure_redis
 export TEST_MYSQL_URL="${TEST_MYSQL_URL:-mysql://root@$MYSQL_HOST:$MYSQL_PORT}"
 export TEST_REDIS_URL="${TEST_REDIS_URL:-redis://$REDIS_HOST:$REDIS_PORT}"
 export ICHNAEA_TEST_REQUIRE_SERVICES=1
+# S3 tests run moto's server on loopback with fixed test credentials.
+ensure_moto
+export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 cd "$ROOT"
 

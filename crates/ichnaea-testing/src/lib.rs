@@ -29,8 +29,10 @@ use mysql_async::prelude::Queryable;
 
 pub mod geoip;
 mod proxy;
+pub mod s3;
 
 pub use proxy::TcpProxy;
+pub use s3::TestS3;
 
 /// How many test database slots may exist at once.
 const MAX_SLOTS: usize = 32;

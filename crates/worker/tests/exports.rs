@@ -250,3 +250,52 @@ async fn geosubmit_forwarding_posts_gzip_and_retries() {
             .is_err()
     );
 }
+
+#[tokio::test]
+async fn backup_to_an_s3_compatible_store() {
+    use object_store::ObjectStoreExt;
+    ichnaea_testing::TestS3::require_aws_env();
+    let s3 = ichnaea_testing::TestS3::start("backups").await;
+    let db = TestDb::new().await;
+    let redis = TestRedis::new().await;
+    let mut state = state(&db, &redis);
+    state.assets.s3_endpoint = Some(s3.endpoint().to_owned());
+    let backup = config(
+        "backup",
+        "backup",
+        Some("s3://backups/{source}/{year}".into()),
+    );
+    let raw = vec![
+        serde_json::to_vec(&json!({"api_key": null, "source": "query", "report": {"a": 1}}))
+            .unwrap(),
+    ];
+    export::export(
+        &state,
+        &backup,
+        &Batch {
+            id: 5,
+            deliveries: 1,
+            items: raw,
+        },
+    )
+    .await
+    .unwrap();
+    let target = ichnaea_runtime::object_store::for_url("s3://backups/", &state.assets).unwrap();
+    let year = chrono::Utc::now().format("%Y").to_string();
+    let object = target
+        .store
+        .get(&object_store::path::Path::from(format!(
+            "query/{year}/5-0.json.gz"
+        )))
+        .await
+        .unwrap();
+    let bytes = object.bytes().await.unwrap();
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(&bytes[..])
+        .read_to_string(&mut text)
+        .unwrap();
+    assert_eq!(
+        serde_json::from_str::<Value>(&text).unwrap(),
+        json!({"items": [{"a": 1}]})
+    );
+}

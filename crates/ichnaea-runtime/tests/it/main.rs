@@ -3,3 +3,4 @@
 mod geoip;
 mod queue;
 mod redis;
+mod s3;
