@@ -225,6 +225,11 @@ pub const VARS: &[VarSpec] = &[
         "Longest wait of a partial export batch before it is exported anyway (the reference waits an hour).",
     ),
     var(
+        "SCHEDULER_INTERVALS",
+        None,
+        "Overrides of the periodic task intervals, e.g. `data.update_statcounter=300,data.monitor_api_users=60` (seconds; interval tasks only).",
+    ),
+    var(
         "DAILY_LIMIT_HTTP_429",
         Some("false"),
         "Answer keys over their daily limit with 429 and Retry-After instead of the reference's 403.",
@@ -568,6 +573,8 @@ pub struct WorkerSettings {
     pub lease: Duration,
     /// `EXPORT_MAX_AGE_SECS`.
     pub export_max_age: Duration,
+    /// `SCHEDULER_INTERVALS`: task name → interval in seconds.
+    pub scheduler_intervals: Vec<(String, u64)>,
 }
 
 /// Settings of the HTTP service.
@@ -725,6 +732,13 @@ impl Settings {
             export_max_age: Duration::from_secs(
                 p.number("EXPORT_MAX_AGE_SECS", 0, 86_400).unwrap_or(60),
             ),
+            scheduler_intervals: p
+                .parse(
+                    "SCHEDULER_INTERVALS",
+                    "a comma-separated list of task=seconds",
+                    parse_intervals,
+                )
+                .unwrap_or_default(),
         };
         let settings = Settings {
             local_dev_env,
@@ -745,6 +759,18 @@ impl Settings {
             Err(ConfigErrors(p.errors))
         }
     }
+}
+
+/// Parses `task=seconds,task=seconds`; `None` if any part is malformed or zero.
+fn parse_intervals(text: &str) -> Option<Vec<(String, u64)>> {
+    text.split(',')
+        .filter(|part| !part.trim().is_empty())
+        .map(|part| {
+            let (name, secs) = part.split_once('=')?;
+            let secs: u64 = secs.trim().parse().ok().filter(|s| *s > 0)?;
+            Some((name.trim().to_owned(), secs))
+        })
+        .collect()
 }
 
 /// One line of `check-config` output.
@@ -864,6 +890,10 @@ mod tests {
                 ("WORKER_POLL_INTERVAL_MS", "250"),
                 ("WORKER_LEASE_SECS", "30"),
                 ("EXPORT_MAX_AGE_SECS", "2"),
+                (
+                    "SCHEDULER_INTERVALS",
+                    "data.update_statcounter=300, data.monitor_api_users=60",
+                ),
                 ("ICHNAEA_API_BIND", "0.0.0.0:8080"),
                 ("ICHNAEA_API_WORKERS", "4"),
                 ("ICHNAEA_VERSION_FILE", "/app/version.json"),
@@ -911,6 +941,13 @@ mod tests {
         assert_eq!(s.worker.poll_interval, Duration::from_millis(250));
         assert_eq!(s.worker.lease, Duration::from_secs(30));
         assert_eq!(s.worker.export_max_age, Duration::from_secs(2));
+        assert_eq!(
+            s.worker.scheduler_intervals,
+            vec![
+                ("data.update_statcounter".to_owned(), 300),
+                ("data.monitor_api_users".to_owned(), 60)
+            ]
+        );
         assert_eq!(s.api.bind.to_string(), "0.0.0.0:8080");
         assert_eq!(s.api.workers, Some(4));
         assert_eq!(s.api.version_file, PathBuf::from("/app/version.json"));
@@ -925,6 +962,7 @@ mod tests {
                 ("DB_POOL_MAX_SIZE", "1"),
                 ("REDIS_URI", "http://wrong"),
                 ("ICHNAEA_API_BIND", "localhost"),
+                ("SCHEDULER_INTERVALS", "data.update_statcounter"),
             ],
             &[Role::Api],
         )
@@ -938,10 +976,11 @@ mod tests {
             "REDIS_URI must be a redis or rediss URL",
             "SECRET_KEY",
             "ICHNAEA_API_BIND",
+            "SCHEDULER_INTERVALS",
         ] {
             assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
         }
-        assert_eq!(err.0.len(), 7, "{text}");
+        assert_eq!(err.0.len(), 8, "{text}");
     }
 
     #[test]

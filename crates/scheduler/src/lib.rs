@@ -16,7 +16,7 @@
 use std::time::Duration;
 
 use ichnaea_core::QueueName;
-use ichnaea_core::tasks::{CATALOGUE, PeriodicTask, Requirement, Trigger, next_run};
+use ichnaea_core::tasks::{CATALOGUE, PeriodicTask, Requirement, Schedule, Trigger, next_run};
 use ichnaea_runtime::{DataQueue, RedisClient, RedisError};
 use redis::Script;
 
@@ -116,25 +116,46 @@ fn hostname() -> String {
         .unwrap_or_else(|_| "host".to_owned())
 }
 
-/// The tasks this installation schedules.
-pub fn catalogue(assets_configured: bool) -> Vec<&'static PeriodicTask> {
-    CATALOGUE
+/// The tasks this installation schedules, with interval overrides (task name → seconds,
+/// `SCHEDULER_INTERVALS`) applied; an override naming no interval task is an error.
+pub fn catalogue(
+    assets_configured: bool,
+    overrides: &[(String, u64)],
+) -> Result<Vec<PeriodicTask>, String> {
+    for (name, _) in overrides {
+        let known = CATALOGUE
+            .iter()
+            .any(|t| t.name == name && matches!(t.schedule, Schedule::Every(_)));
+        if !known {
+            return Err(format!(
+                "SCHEDULER_INTERVALS names {name:?}, which is not an interval task"
+            ));
+        }
+    }
+    Ok(CATALOGUE
         .iter()
         .filter(|t| match t.requires {
             Requirement::Nothing => true,
             Requirement::Assets => assets_configured,
         })
-        .collect()
+        .map(|t| {
+            let mut task = *t;
+            if let Some((_, secs)) = overrides.iter().find(|(n, _)| n == t.name) {
+                task.schedule = Schedule::Every(*secs);
+            }
+            task
+        })
+        .collect())
 }
 
 /// The due times of the catalogue, kept by the active scheduler.
 pub struct Plan {
-    tasks: Vec<(&'static PeriodicTask, i64)>,
+    tasks: Vec<(PeriodicTask, i64)>,
 }
 
 impl Plan {
     /// A plan starting at `now` (Unix seconds).
-    pub fn new(tasks: Vec<&'static PeriodicTask>, now: i64) -> Plan {
+    pub fn new(tasks: Vec<PeriodicTask>, now: i64) -> Plan {
         Plan {
             tasks: tasks
                 .into_iter()
@@ -144,7 +165,7 @@ impl Plan {
     }
 
     /// The tasks due at `now`; their next time is moved on.
-    pub fn due(&mut self, now: i64) -> Vec<&'static PeriodicTask> {
+    pub fn due(&mut self, now: i64) -> Vec<PeriodicTask> {
         let mut due = Vec::new();
         for (task, at) in &mut self.tasks {
             if *at <= now {
@@ -159,7 +180,7 @@ impl Plan {
 /// Pushes triggers for tasks.
 pub async fn trigger(
     queue: &DataQueue,
-    tasks: &[&PeriodicTask],
+    tasks: &[PeriodicTask],
     now_ms: i64,
 ) -> Result<(), RedisError> {
     let items: Vec<Vec<u8>> = tasks
@@ -173,7 +194,7 @@ pub async fn trigger(
 /// triggers due tasks. Releases the lock on the way out.
 pub async fn run(
     lock: LeaderLock,
-    tasks: Vec<&'static PeriodicTask>,
+    tasks: Vec<PeriodicTask>,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
     let queue = DataQueue::new(lock.redis.clone(), &QueueName::Tasks);
@@ -237,4 +258,28 @@ pub async fn run(
             tracing::info!("released the scheduler lock");
         }
     }
+}
+
+/// Runs a scheduler process from its settings until `shutdown` resolves.
+pub async fn run_from_settings(
+    settings: &ichnaea_runtime::Settings,
+    lease: Duration,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<(), String> {
+    let uri = settings
+        .redis
+        .uri
+        .as_ref()
+        .ok_or_else(|| "REDIS_URI must be set".to_owned())?;
+    let redis = RedisClient::new(uri, settings.redis.pool_max_size, settings.redis.timeout)
+        .map_err(|e| e.to_string())?;
+    let tasks = catalogue(
+        settings.assets.bucket.is_some(),
+        &settings.worker.scheduler_intervals,
+    )?;
+    let lock = LeaderLock::new(redis, lease);
+    tracing::info!(scheduler.id = lock.id(), "ichnaea-scheduler started");
+    run(lock, tasks, shutdown).await;
+    tracing::info!("ichnaea-scheduler stopped");
+    Ok(())
 }

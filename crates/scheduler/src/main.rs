@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use ichnaea_runtime::{RedisClient, Role, Settings, shutdown, telemetry};
+use ichnaea_runtime::{Role, Settings, shutdown, telemetry};
 
 /// The ichnaea-rs periodic task scheduler (run one or more; one is active).
 #[derive(Debug, Parser)]
@@ -31,28 +31,14 @@ async fn main() -> ExitCode {
     };
     telemetry::init_logging(&settings, "ichnaea");
     let _sentry = telemetry::init_sentry(&settings, env!("CARGO_PKG_VERSION"));
-    let redis = match settings
-        .redis
-        .uri
-        .as_ref()
-        .map(|uri| RedisClient::new(uri, settings.redis.pool_max_size, settings.redis.timeout))
-    {
-        Some(Ok(r)) => r,
-        Some(Err(e)) => {
+    let lease = Duration::from_secs(cli.lease_secs);
+    match ichnaea_scheduler::run_from_settings(&settings, lease, shutdown::signal()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
             eprintln!("ichnaea-scheduler: {e}");
-            return ExitCode::FAILURE;
+            ExitCode::FAILURE
         }
-        None => {
-            eprintln!("ichnaea-scheduler: REDIS_URI must be set");
-            return ExitCode::FAILURE;
-        }
-    };
-    let lock = ichnaea_scheduler::LeaderLock::new(redis, Duration::from_secs(cli.lease_secs));
-    tracing::info!(scheduler.id = lock.id(), "ichnaea-scheduler started");
-    let tasks = ichnaea_scheduler::catalogue(settings.assets.bucket.is_some());
-    ichnaea_scheduler::run(lock, tasks, shutdown::signal()).await;
-    tracing::info!("ichnaea-scheduler stopped");
-    ExitCode::SUCCESS
+    }
 }
 
 #[cfg(test)]

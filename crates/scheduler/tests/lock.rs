@@ -155,7 +155,7 @@ async fn the_active_scheduler_triggers_interval_tasks() {
 
 #[test]
 fn plans_fire_and_move_on() {
-    let tasks = ichnaea_scheduler::catalogue(false);
+    let tasks = ichnaea_scheduler::catalogue(false, &[]).unwrap();
     let now = 1_705_017_600; // midnight UTC
     let mut plan = ichnaea_scheduler::Plan::new(tasks, now);
     let first: Vec<_> = plan.due(now).iter().map(|t| t.name).collect();
@@ -165,4 +165,17 @@ fn plans_fire_and_move_on() {
     assert_eq!(at_60, ["data.monitor_queue_size_and_rate_control"]);
     let daily: Vec<_> = plan.due(now + 7 * 60).iter().map(|t| t.name).collect();
     assert!(daily.contains(&"data.update_statregion"), "{daily:?}");
+}
+
+#[test]
+fn intervals_can_be_overridden() {
+    let tasks =
+        ichnaea_scheduler::catalogue(false, &[("data.update_statcounter".into(), 5)]).unwrap();
+    let stat = tasks
+        .iter()
+        .find(|t| t.name == "data.update_statcounter")
+        .unwrap();
+    assert_eq!(stat.schedule, ichnaea_core::tasks::Schedule::Every(5));
+    assert!(ichnaea_scheduler::catalogue(false, &[("data.cleanup_stat".into(), 5)]).is_err());
+    assert!(ichnaea_scheduler::catalogue(false, &[("nope".into(), 5)]).is_err());
 }
