@@ -97,6 +97,14 @@ pub fn build_app(
         .app_data(web::Data::new(state))
         .app_data(web::PayloadConfig::new(body::MAX_BODY))
         .wrap(actix_web::middleware::from_fn(middleware::observe))
+        // A Sentry hub per request, so an event carries (scrubbed) request context. Error
+        // responses are not reported by it: expected failures (4xx, 503) are metrics, and
+        // bugs are reported where they are logged (`ApiError::Internal`).
+        .wrap(
+            sentry::integrations::actix::Sentry::builder()
+                .capture_server_errors(false)
+                .finish(),
+        )
         .service(get_head_post("/__heartbeat__", dockerflow::heartbeat))
         .service(get_head_post("/__lbheartbeat__", dockerflow::lbheartbeat))
         .service(get_head_post("/__version__", dockerflow::version))
