@@ -179,19 +179,25 @@ async fn wait_idle(redis: &TestRedis, within: Duration) {
 }
 
 #[tokio::test]
-async fn reports_reach_the_station_tables() {
+async fn reports_reach_the_station_tables_with_several_workers() {
     let db = TestDb::new().await;
     let redis = TestRedis::new().await;
-    add_internal_export(&db, 100).await;
-    let (items, counts) = reports(30);
-    DataQueue::new(redis.client(), &QueueName::UpdateIncoming)
-        .push(&items)
-        .await
-        .unwrap();
-    let mut child = worker(&db, &redis);
+    add_internal_export(&db, 5).await;
+    let (items, counts) = reports(300);
+    let incoming = DataQueue::new(redis.client(), &QueueName::UpdateIncoming);
+    for chunk in items.chunks(20) {
+        incoming.push(chunk).await.unwrap();
+    }
+    let mut workers = [
+        worker(&db, &redis),
+        worker(&db, &redis),
+        worker(&db, &redis),
+    ];
     wait_idle(&redis, Duration::from_secs(60)).await;
-    child.kill().unwrap();
-    child.wait().unwrap();
+    for child in &mut workers {
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
     let stored = stored_samples(&db).await;
     assert_eq!(stored, counts, "every observation counted once");
 }
