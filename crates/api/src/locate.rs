@@ -13,10 +13,10 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use ichnaea_core::json::{JsonObject, JsonValue};
 use ichnaea_core::locate::geoip::geoip_info;
-use ichnaea_core::locate::search::{StationRows, position_candidates, region_candidates};
-use ichnaea_core::locate::{
-    ApiType as LocateApi, DataAccuracy, LocateQuery, PositionResult, PositionResults,
+use ichnaea_core::locate::search::{
+    SourceName, StationRows, position_candidates, region_candidates_by_source, source_hit,
 };
+use ichnaea_core::locate::{ApiType as LocateApi, DataAccuracy, LocateQuery, PositionResults};
 use ichnaea_core::metrics::MetricName;
 use ichnaea_core::schema::{LocateRequest, parse_locate};
 use ichnaea_core::time::DateTime;
@@ -41,13 +41,7 @@ pub async fn geolocate(
     let now = now();
     let rows = load_rows(&state, &query, None).await;
     let mut candidates = position_candidates(&query, &rows, now);
-    source_metric(
-        &state,
-        &request.key,
-        &query,
-        "internal",
-        &candidates.internal,
-    );
+    searched_source_metrics(&state, &request.key, &query, &candidates.searched);
 
     let fallback_allowed = request.key.can_fallback();
     if ichnaea_core::locate::fallback::fallback_should_search(
@@ -57,7 +51,7 @@ pub async fn geolocate(
     ) && let Some(row) = request.key.row.as_deref()
     {
         let report = locate_request.query_report();
-        if let Some(found) = state
+        let found = state
             .fallback
             .search(
                 &state.redis,
@@ -68,9 +62,16 @@ pub async fn geolocate(
                 now.unix_seconds(),
             )
             .await
-        {
-            candidates.all.push(found.to_position());
-        }
+            .map(|found| found.to_position());
+        let accuracies: Vec<DataAccuracy> = found.iter().map(|p| p.data_accuracy()).collect();
+        source_metric(
+            &state,
+            &request.key,
+            &query,
+            SourceName::Fallback,
+            &accuracies,
+        );
+        candidates.all.extend(found);
     }
 
     export_query(
@@ -116,7 +117,8 @@ pub async fn country(
     let now = now();
     let areas = ichnaea_core::locate::cell::ambiguous_area_ids(&query, &state.geocoder);
     let rows = load_rows(&state, &query, Some(&areas)).await;
-    let candidates = region_candidates(&query, &rows, &state.geocoder, now);
+    let (candidates, searched) = region_candidates_by_source(&query, &rows, &state.geocoder, now);
+    searched_source_metrics(&state, &request.key, &query, &searched);
     let best = candidates.best().cloned();
     result_metric(
         &req,
@@ -257,23 +259,49 @@ fn query_metric(state: &AppState, key: &Key, query: &LocateQuery, api: LocateApi
     state.metrics.incr(metric, &tags);
 }
 
+/// The `<api>.source` metric of every source that ran, in search order.
+fn searched_source_metrics(
+    state: &AppState,
+    key: &Key,
+    query: &LocateQuery,
+    searched: &[(SourceName, Vec<DataAccuracy>)],
+) {
+    for (source, accuracies) in searched {
+        source_metric(state, key, query, *source, accuracies);
+    }
+}
+
+/// The `<api>.source` metric of one source that ran: `hit` when any of its candidates
+/// is precise enough. Like `<api>.result`, only for keyed queries that could produce
+/// a result.
 fn source_metric(
     state: &AppState,
     key: &Key,
     query: &LocateQuery,
-    source: &str,
-    results: &PositionResults,
+    source: SourceName,
+    accuracies: &[DataAccuracy],
 ) {
-    let (Some(label), false) = (view::key_tag(key), results.is_empty()) else {
+    let Some(label) = view::key_tag(key) else {
         return;
     };
     let expected = query.expected_accuracy();
-    let status = hit_or_miss(results.best().map(PositionResult::data_accuracy), expected);
+    if expected == DataAccuracy::None {
+        return;
+    }
+    let status = if source_hit(accuracies, expected) {
+        "hit"
+    } else {
+        "miss"
+    };
+    let metric = match query.api_type() {
+        LocateApi::Locate => MetricName::LocateSource,
+        LocateApi::Region => MetricName::RegionSource,
+    };
     state.metrics.incr(
-        MetricName::LocateSource,
+        metric,
         &[
             ("key", &label),
-            ("source", source),
+            ("source", source.as_str()),
             ("accuracy", expected.as_str()),
             ("status", status),
         ],

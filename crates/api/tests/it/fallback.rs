@@ -88,7 +88,10 @@ async fn provider_answers_are_used_cached_and_rate_limited() {
         r.fallback_cache_expire = Some(60);
     })
     .await;
-    let app = test::init_service(build_app(state(&db.url(), &redis.url(), GeoIp::none()))).await;
+    let (server, metrics) = crate::helpers::statsd();
+    let mut st = state(&db.url(), &redis.url(), GeoIp::none());
+    st.metrics = metrics;
+    let app = test::init_service(build_app(st)).await;
 
     let (status, body) = locate(&app, &["a82066000001", "a82066000002"]).await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -140,4 +143,19 @@ async fn provider_answers_are_used_cached_and_rate_limited() {
         "over the provider rate limit"
     );
     assert_eq!(provider.requests.lock().unwrap().len(), 3);
+
+    // Every query ran the internal source (no stations: a miss) and the provider
+    // (answered twice, once from the cache; not found, failed or rate limited 4 times).
+    let lines = crate::helpers::received(&server);
+    let label = ichnaea_api::keys::key_label("fall");
+    let count = |source: &str, status: &str| {
+        let line = format!(
+            "location.locate.source:1|c|#key:{label},source:{source},accuracy:high,status:{status}"
+        );
+        lines.iter().filter(|l| **l == line).count()
+    };
+    assert_eq!(count("internal", "miss"), 6, "{lines:#?}");
+    assert_eq!(count("internal", "hit"), 0);
+    assert_eq!(count("fallback", "hit"), 2, "{lines:#?}");
+    assert_eq!(count("fallback", "miss"), 4, "{lines:#?}");
 }

@@ -401,9 +401,13 @@ async fn locate_metrics_use_key_labels() {
     let app = test::init_service(build_app(st)).await;
     post(&app, "/v1/geolocate?key=test", json!({})).await;
     post(&app, "/v1/geolocate", json!({})).await;
+    post(&app, "/v1/country?key=test", json!({})).await;
     let lines = crate::helpers::received(&server);
     let label = ichnaea_api::keys::key_label("test");
     for expected in [
+        // Only GeoIP ran: the query has no networks, so the internal source did not.
+        format!("location.locate.source:1|c|#key:{label},source:geoip,accuracy:low,status:hit"),
+        format!("location.region.source:1|c|#key:{label},source:geoip,accuracy:low,status:hit"),
         format!("location.locate.request:1|c|#key:{label},path:v1.geolocate"),
         "location.locate.request:1|c|#key:none,path:v1.geolocate".to_owned(),
         format!("location.locate.query:1|c|#key:{label},blue:none,cell:none,wifi:none"),
@@ -419,4 +423,8 @@ async fn locate_metrics_use_key_labels() {
         );
     }
     assert!(!lines.iter().any(|l| l.contains("key:test")));
+    assert!(
+        !lines.iter().any(|l| l.contains("source:internal")),
+        "the internal source did not run: {lines:#?}"
+    );
 }

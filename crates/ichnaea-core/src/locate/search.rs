@@ -22,9 +22,10 @@
 
 use super::blue::{blue_positions, blue_regions};
 use super::cell::{MccRegions, area_positions, cell_positions, cell_regions};
+use super::constants::DataAccuracy;
 use super::geoip::{geoip_position, geoip_region, geoip_should_search};
 use super::query::LocateQuery;
-use super::result::{PositionResults, RegionResults};
+use super::result::{PositionResult, PositionResults, RegionResult, RegionResults};
 use super::station::{AreaStation, CellStation, MacStation};
 use super::wifi::{wifi_positions, wifi_regions};
 use crate::time::DateTime;
@@ -85,6 +86,37 @@ pub struct PositionCandidates {
     pub internal: PositionResults,
     /// All candidates: internal, then GeoIP. Add the provider's answer here.
     pub all: PositionResults,
+    /// The sources that ran (their `should_search` was true), each with its own
+    /// candidates, in search order: what the per-source metrics report.
+    pub searched: Vec<(SourceName, Vec<DataAccuracy>)>,
+}
+
+/// A locate source, as the per-source metrics name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceName {
+    /// Our own station tables.
+    Internal,
+    /// The GeoIP database.
+    GeoIp,
+    /// The external fallback provider.
+    Fallback,
+}
+
+impl SourceName {
+    /// The metric tag value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceName::Internal => "internal",
+            SourceName::GeoIp => "geoip",
+            SourceName::Fallback => "fallback",
+        }
+    }
+}
+
+/// Whether a source's candidates count as a `hit` for the per-source metric: any of
+/// them is at least as precise as the query expects (`api.md` §12.6).
+pub fn source_hit(accuracies: &[DataAccuracy], expected: DataAccuracy) -> bool {
+    accuracies.iter().any(|a| *a <= expected)
 }
 
 /// Runs the internal and GeoIP position sources.
@@ -95,10 +127,22 @@ pub fn position_candidates(
 ) -> PositionCandidates {
     let internal = internal_positions(query, rows, now);
     let mut all = internal.clone();
-    if geoip_should_search(query) {
-        all.extend(geoip_position(query));
+    let mut searched = Vec::new();
+    if internal_should_search(query) {
+        let accuracies = internal.iter().map(PositionResult::data_accuracy).collect();
+        searched.push((SourceName::Internal, accuracies));
     }
-    PositionCandidates { internal, all }
+    if geoip_should_search(query) {
+        let found = geoip_position(query);
+        let accuracies = found.iter().map(PositionResult::data_accuracy).collect();
+        searched.push((SourceName::GeoIp, accuracies));
+        all.extend(found);
+    }
+    PositionCandidates {
+        internal,
+        all,
+        searched,
+    }
 }
 
 /// The internal region source: Bluetooth, WiFi and cell candidates, in that order.
@@ -132,11 +176,30 @@ pub fn region_candidates(
     mcc: &impl MccRegions,
     now: DateTime,
 ) -> RegionResults {
+    region_candidates_by_source(query, rows, mcc, now).0
+}
+
+/// [`region_candidates`] with the sources that ran and their candidates' accuracies,
+/// for the per-source metrics.
+pub fn region_candidates_by_source(
+    query: &LocateQuery,
+    rows: &StationRows,
+    mcc: &impl MccRegions,
+    now: DateTime,
+) -> (RegionResults, Vec<(SourceName, Vec<DataAccuracy>)>) {
     let mut results = internal_regions(query, rows, mcc, now);
-    if geoip_should_search(query) {
-        results.extend(geoip_region(query));
+    let mut searched = Vec::new();
+    if internal_should_search(query) {
+        let accuracies = results.iter().map(RegionResult::data_accuracy).collect();
+        searched.push((SourceName::Internal, accuracies));
     }
-    results
+    if geoip_should_search(query) {
+        let found = geoip_region(query);
+        let accuracies = found.iter().map(RegionResult::data_accuracy).collect();
+        searched.push((SourceName::GeoIp, accuracies));
+        results.extend(found);
+    }
+    (results, searched)
 }
 
 #[cfg(test)]
