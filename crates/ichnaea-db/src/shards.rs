@@ -248,6 +248,66 @@ macro_rules! station_values {
 }
 pub(crate) use station_values;
 
+/// `VALUES(column)` inside `ON DUPLICATE KEY UPDATE`: the value the statement proposed
+/// for that row. It lets one multi-row upsert write a different value into every row,
+/// which diesel 2.3 does not offer for MySQL itself. (`VALUES()` in this position is
+/// what both MariaDB and MySQL 8 accept; MySQL 8 deprecates it in favour of a row alias
+/// that MariaDB does not have.)
+#[derive(Debug, Clone, Copy, diesel::query_builder::QueryId)]
+pub struct Proposed<C>(pub C);
+
+impl<C: diesel::Column> diesel::Expression for Proposed<C> {
+    type SqlType = C::SqlType;
+}
+
+impl<C: diesel::Column> diesel::query_builder::QueryFragment<diesel::mysql::Mysql> for Proposed<C> {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::mysql::Mysql>,
+    ) -> diesel::QueryResult<()> {
+        out.push_sql("VALUES(");
+        out.push_identifier(C::NAME)?;
+        out.push_sql(")");
+        Ok(())
+    }
+}
+
+impl<C, QS> diesel::AppearsOnTable<QS> for Proposed<C> where
+    C: diesel::Column + diesel::AppearsOnTable<QS>
+{
+}
+
+impl<C, GB> diesel::expression::ValidGrouping<GB> for Proposed<C> {
+    type IsAggregate = diesel::expression::is_aggregate::Never;
+}
+
+/// The `ON DUPLICATE KEY UPDATE` assignments of a station row: every column of
+/// [`station_values!`] but `created` takes the proposed value.
+macro_rules! station_proposed {
+    ($t:ident) => {{
+        use $crate::shards::Proposed as P;
+        (
+            $t::lat.eq(P($t::lat)),
+            $t::lon.eq(P($t::lon)),
+            $t::max_lat.eq(P($t::max_lat)),
+            $t::min_lat.eq(P($t::min_lat)),
+            $t::max_lon.eq(P($t::max_lon)),
+            $t::min_lon.eq(P($t::min_lon)),
+            $t::modified.eq(P($t::modified)),
+            $t::radius.eq(P($t::radius)),
+            $t::region.eq(P($t::region)),
+            $t::samples.eq(P($t::samples)),
+            $t::source.eq(P($t::source)),
+            $t::weight.eq(P($t::weight)),
+            $t::last_seen.eq(P($t::last_seen)),
+            $t::block_first.eq(P($t::block_first)),
+            $t::block_last.eq(P($t::block_last)),
+            $t::block_count.eq(P($t::block_count)),
+        )
+    }};
+}
+pub(crate) use station_proposed;
+
 /// A MAC-keyed station table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum MacTable {

@@ -22,8 +22,10 @@
 //!    serialise (one of them deadlocks and is retried, then sees the other's row);
 //! 3. run the pure [`StationBatch::apply`] with the caller's `now` and region lookup;
 //! 4. write what it returns: `new` rows in one multi-row `INSERT IGNORE`, `new_block` rows
-//!    in a second, the full updates (block, change, replace) by primary key, then the
-//!    `last_seen`-only confirms (§5.9).
+//!    in a second, the full updates (block, change, replace) in one multi-row
+//!    `INSERT … ON DUPLICATE KEY UPDATE` of the locked rows, then the `last_seen`-only
+//!    confirms, one `UPDATE` per day (§5.9). A batch is a handful of statements whatever
+//!    its size, never one round trip per station.
 //!
 //! The whole transaction runs under the lock-retry policy (`crate::retry`): a deadlock or
 //! lock wait timeout rolls everything back, marker included, and the next attempt starts
@@ -52,8 +54,8 @@ use crate::error::DbError;
 use crate::markers::{self, BatchMarker};
 use crate::retry::{BatchStatus, Retried, retry_transaction};
 use crate::shards::{
-    MacTable, StationShard, StationTable, TableLayout, station_columns, station_values,
-    with_cell_table, with_mac_table,
+    MacTable, Proposed, StationShard, StationTable, TableLayout, station_columns, station_proposed,
+    station_values, with_cell_table, with_mac_table,
 };
 
 /// Rows per multi-row statement: a cell row binds 24 values, and MySQL allows 65 535
@@ -170,7 +172,7 @@ pub async fn insert_station_rows(
 ) -> Result<usize, DbError> {
     check_keys(table, rows.iter().map(|r| &r.key))?;
     let rows: Vec<&StationRow> = rows.iter().collect();
-    insert_rows(conn, table, &rows).await
+    write_rows(conn, table, &rows, WriteMode::InsertIgnore).await
 }
 
 /// Applies one dequeued batch of observations to its shard table, exactly once per
@@ -230,7 +232,7 @@ where
         if rows.is_empty() {
             continue;
         }
-        let inserted = insert_rows(conn, table, &rows).await?;
+        let inserted = write_rows(conn, table, &rows, WriteMode::InsertIgnore).await?;
         if inserted < rows.len() {
             tracing::warn!(
                 table = table.name(),
@@ -240,8 +242,9 @@ where
             );
         }
     }
-    for row in outcome.full_update_rows() {
-        update_row(conn, table, row).await?;
+    let updates = outcome.full_update_rows();
+    if !updates.is_empty() {
+        write_rows(conn, table, &updates, WriteMode::Upsert).await?;
     }
     let mut confirms: BTreeMap<Date, Vec<Vec<u8>>> = BTreeMap::new();
     for (key, day) in outcome.confirms() {
@@ -332,22 +335,36 @@ async fn select_chunk(
 }
 
 /// `INSERT IGNORE` of whole rows (multi-row statements); returns the rows inserted.
-async fn insert_rows(
-    conn: &mut AsyncMysqlConnection,
-    table: StationTable,
-    rows: &[&StationRow],
-) -> Result<usize, DbError> {
-    let mut inserted = 0;
-    for chunk in rows.chunks(MAX_ROWS_PER_STATEMENT) {
-        inserted += insert_chunk(conn, table, chunk).await?;
-    }
-    Ok(inserted)
+/// How [`write_rows`] writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum WriteMode {
+    /// New rows: `INSERT IGNORE`, so a row that appeared meanwhile is kept.
+    InsertIgnore,
+    /// Full updates of locked rows (block, change, replace): every column but the key
+    /// and `created` is overwritten, through `ON DUPLICATE KEY UPDATE`, so that a whole
+    /// batch of updates is one statement instead of one round trip per row.
+    Upsert,
 }
 
-async fn insert_chunk(
+/// Writes rows in multi-row statements; returns the affected-row count MySQL reports.
+async fn write_rows(
     conn: &mut AsyncMysqlConnection,
     table: StationTable,
     rows: &[&StationRow],
+    mode: WriteMode,
+) -> Result<usize, DbError> {
+    let mut affected = 0;
+    for chunk in rows.chunks(MAX_ROWS_PER_STATEMENT) {
+        affected += write_chunk(conn, table, chunk, mode).await?;
+    }
+    Ok(affected)
+}
+
+async fn write_chunk(
+    conn: &mut AsyncMysqlConnection,
+    table: StationTable,
+    rows: &[&StationRow],
+    mode: WriteMode,
 ) -> Result<usize, DbError> {
     let values: Vec<(StationKey, StationSqlRow)> = rows
         .iter()
@@ -359,10 +376,20 @@ async fn insert_chunk(
                 .iter()
                 .map(|(_, r)| (t::mac.eq(&r.id), station_values!(t, &r.columns, with_created)))
                 .collect();
-            Ok(diesel::insert_or_ignore_into(t::table)
-                .values(insert)
-                .execute(conn)
-                .await?)
+            Ok(match mode {
+                WriteMode::InsertIgnore => {
+                    diesel::insert_or_ignore_into(t::table).values(insert).execute(conn).await?
+                }
+                WriteMode::Upsert => {
+                    diesel::insert_into(t::table)
+                        .values(insert)
+                        .on_conflict(diesel::dsl::DuplicatedKeys)
+                        .do_update()
+                        .set(station_proposed!(t))
+                        .execute(conn)
+                        .await?
+                }
+            })
         }),
         TableLayout::Cell(shard) => with_cell_table!(shard, t, Lac, Cid => {
             let mut insert = Vec::with_capacity(values.len());
@@ -383,36 +410,20 @@ async fn insert_chunk(
                     station_values!(t, &r.columns, with_created),
                 ));
             }
-            Ok(diesel::insert_or_ignore_into(t::table)
-                .values(insert)
-                .execute(conn)
-                .await?)
-        }),
-    }
-}
-
-/// The full `UPDATE` of a block, change or replace: every column but the key and
-/// `created`, by primary key.
-async fn update_row(
-    conn: &mut AsyncMysqlConnection,
-    table: StationTable,
-    row: &StationRow,
-) -> Result<(), DbError> {
-    let r = StationSqlRow::from_station_row(row)?;
-    match table.layout() {
-        TableLayout::Mac(mac_table) => with_mac_table!(mac_table, t => {
-            diesel::update(t::table.filter(t::mac.eq(&r.id)))
-                .set(station_values!(t, &r.columns, without_created))
-                .execute(conn)
-                .await?;
-            Ok(())
-        }),
-        TableLayout::Cell(shard) => with_cell_table!(shard, t, _Lac, _Cid => {
-            diesel::update(t::table.filter(t::cellid.eq(&r.id)))
-                .set((t::psc.eq(r.psc), station_values!(t, &r.columns, without_created)))
-                .execute(conn)
-                .await?;
-            Ok(())
+            Ok(match mode {
+                WriteMode::InsertIgnore => {
+                    diesel::insert_or_ignore_into(t::table).values(insert).execute(conn).await?
+                }
+                WriteMode::Upsert => {
+                    diesel::insert_into(t::table)
+                        .values(insert)
+                        .on_conflict(diesel::dsl::DuplicatedKeys)
+                        .do_update()
+                        .set((t::psc.eq(Proposed(t::psc)), station_proposed!(t)))
+                        .execute(conn)
+                        .await?
+                }
+            })
         }),
     }
 }
