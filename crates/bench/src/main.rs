@@ -294,14 +294,18 @@ async fn main() -> anyhow::Result<()> {
 async fn reset(db_url: &str, redis_url: &str) -> anyhow::Result<()> {
     use mysql_async::prelude::Queryable;
     let opts = mysql_async::Opts::from_url(db_url)?;
-    let name = opts.db_name().context("the database URL names no database")?.to_owned();
+    let name = opts
+        .db_name()
+        .context("the database URL names no database")?
+        .to_owned();
     anyhow::ensure!(
         name.contains("bench") && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
         "refusing to drop {name:?}: only databases named for benchmarks"
     );
     let server = mysql_async::OptsBuilder::from_opts(opts).db_name(None::<String>);
     let mut conn = mysql_async::Conn::new(server).await?;
-    conn.query_drop(format!("DROP DATABASE IF EXISTS `{name}`")).await?;
+    conn.query_drop(format!("DROP DATABASE IF EXISTS `{name}`"))
+        .await?;
     conn.disconnect().await?;
     let client = redis::Client::open(redis_url)?;
     let mut redis_conn = client.get_multiplexed_async_connection().await?;
