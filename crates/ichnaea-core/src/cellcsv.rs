@@ -213,6 +213,8 @@ pub enum SkipReason {
     InvalidPosition,
     /// The `updated` timestamp is missing.
     NoTimestamp,
+    /// The line is not UTF-8 text.
+    NotText,
 }
 
 impl SkipReason {
@@ -230,6 +232,7 @@ impl SkipReason {
             SkipReason::InvalidCell => "cell out of range",
             SkipReason::InvalidPosition => "position out of range",
             SkipReason::NoTimestamp => "no updated timestamp",
+            SkipReason::NotText => "not UTF-8 text",
         }
     }
 }
