@@ -163,3 +163,56 @@ async fn full_export_to_an_s3_compatible_store() {
     assert_eq!(cids(&text), ["1", "4", "3", "2"]);
     assert!(text.ends_with(",\r\n"));
 }
+
+/// Peak resident memory of this process, KiB (`VmHWM`).
+fn peak_rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+/// Memory benchmark (docs/benchmarks.md, "Cell import"): a full export of the database at
+/// `BENCH_DB_URL` (e.g. the one `scripts/bench-load-cells.sh` fills) into a temporary
+/// directory, with the peak memory of the process. Run with
+/// `cargo nextest run -p ichnaea-worker --test cell_export --run-ignored only`.
+#[tokio::test]
+#[ignore = "benchmark: needs BENCH_DB_URL with a filled database"]
+async fn full_export_memory_stays_bounded() {
+    let url = std::env::var("BENCH_DB_URL").expect("BENCH_DB_URL");
+    let pool = DbPool::new(&ichnaea_db::PoolConfig {
+        url: url.into(),
+        max_size: 1,
+        timeout: std::time::Duration::from_secs(30),
+    })
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = ichnaea_runtime::object_store::build(&AssetSettings {
+        bucket: None,
+        url: None,
+        dir: dir.path().to_owned(),
+        s3_endpoint: None,
+    })
+    .unwrap();
+    let before = peak_rss_kib();
+    let started = std::time::Instant::now();
+    let plan = ExportKind::Full.plan(DateTime::from_unix_seconds(chrono::Utc::now().timestamp()));
+    // The benchmark file's cells were modified in 2020; export everything.
+    let plan = ichnaea_core::cellcsv::ExportPlan {
+        from: DateTime::from_unix_seconds(0),
+        ..plan
+    };
+    let result = export(&pool, store, &plan).await.unwrap();
+    let peak = peak_rss_kib();
+    println!(
+        "exported {} rows, {} bytes in {:.1} s; peak RSS {} KiB (before the export {} KiB)",
+        result.rows,
+        result.bytes,
+        started.elapsed().as_secs_f64(),
+        peak,
+        before
+    );
+    assert!(peak < 100 * 1024, "peak RSS {peak} KiB");
+}
