@@ -5,8 +5,8 @@
 //!
 //! * The file is streamed line by line (gzip detected by its magic bytes, not its name);
 //!   memory is a few batches of rows, whatever the file size.
-//! * Parsing and region lookup run on this task while a separate writer task imports the
-//!   previous batch, so the database and the CPU work overlap. Each batch is 5 000 rows
+//! * Parsing and region lookup run on this task while two writer tasks, each with its own
+//!   connection, import the previous batches, so the database and the CPU work overlap. Each batch is 5 000 rows
 //!   of one radio, written by [`ichnaea_db::cells::import_cells`] in one transaction of
 //!   1 000-row `INSERT … ON DUPLICATE KEY UPDATE` statements.
 //! * A bad row is counted under its [`SkipReason`] and skipped; it never aborts the file
@@ -26,6 +26,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -39,10 +40,13 @@ use ichnaea_geocode::Geocoder;
 use ichnaea_runtime::config::Settings;
 use ichnaea_runtime::{DataQueue, RedisClient};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use tokio::sync::mpsc;
+use tokio::sync::{Mutex, mpsc};
 
 /// Rows per import transaction.
 pub const BATCH_ROWS: usize = 5000;
+
+/// Concurrent writer connections (the admin pool has two).
+const WRITERS: usize = 2;
 
 /// Area ids per queue push.
 const AREA_PUSH: usize = 1000;
@@ -179,17 +183,24 @@ async fn load_file(pool: &DbPool, geocoder: &Geocoder, path: &Path) -> Result<Lo
     )?);
     let mut lines = open_lines(path, &bar)?;
 
-    // The writer imports batches while this task parses the next ones.
-    let (send, mut receive) = mpsc::channel::<(CellShard, Vec<CellImportRow>)>(2);
-    let writer_pool = pool.clone();
-    let writer = tokio::spawn(async move {
-        let mut conn = writer_pool.get().await?;
-        let mut done = LoadSummary::default();
-        while let Some((shard, rows)) = receive.recv().await {
-            done.add(import_cells(&mut conn, shard, &rows).await?);
-        }
-        Ok::<_, anyhow::Error>(done)
-    });
+    // Writers import batches while this task parses the next ones.
+    let (send, receive) = mpsc::channel::<(CellShard, Vec<CellImportRow>)>(2 * WRITERS);
+    let receive = Arc::new(Mutex::new(receive));
+    let mut writers = Vec::with_capacity(WRITERS);
+    for _ in 0..WRITERS {
+        let pool = pool.clone();
+        let receive = receive.clone();
+        writers.push(tokio::spawn(async move {
+            let mut conn = pool.get().await?;
+            let mut done = LoadSummary::default();
+            loop {
+                let next = receive.lock().await.recv().await;
+                let Some((shard, rows)) = next else { break };
+                done.add(import_cells(&mut conn, shard, &rows).await?);
+            }
+            Ok::<_, anyhow::Error>(done)
+        }));
+    }
 
     let mut summary = LoadSummary::default();
     let mut batches: BTreeMap<Radio, Vec<CellImportRow>> = BTreeMap::new();
@@ -251,14 +262,14 @@ async fn load_file(pool: &DbPool, geocoder: &Geocoder, path: &Path) -> Result<Lo
         }
     }
     drop(send);
-    let written = writer.await.context("the import writer stopped")??;
     bar.finish_and_clear();
-    summary.add(ImportOutcome {
-        new: written.new,
-        updated: written.updated,
-        unchanged: written.unchanged,
-        areas: written.areas,
-    });
+    for writer in writers {
+        let written = writer.await.context("an import writer stopped")??;
+        summary.new += written.new;
+        summary.updated += written.updated;
+        summary.unchanged += written.unchanged;
+        summary.areas.extend(written.areas);
+    }
     Ok(summary)
 }
 

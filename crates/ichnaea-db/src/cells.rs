@@ -22,7 +22,10 @@
 //! the old `modified` until the end): an existing station is only overwritten by a newer
 //! row, so importing a file twice, or an older file after a newer one, changes nothing.
 //! Which rows are new, updated or already present is read first with a primary-key
-//! `SELECT … FOR UPDATE` inside the same transaction, so the counts are exact. As in the
+//! `SELECT` inside the same transaction. It takes no locks (locking reads would also
+//! gap-lock the missing keys and make parallel importers deadlock), so the counts are
+//! exact unless another writer changes the same cells at the same moment; the guarded
+//! upsert keeps the data right either way. As in the
 //! reference (`pipeline.md` §12), updates touch `psc, lat, lon, radius, samples, created,
 //! modified` only (bounding box, region and weight stay), and new rows get a one-point
 //! bounding box and the region the caller computed.
@@ -228,7 +231,6 @@ async fn import_chunk(
             t::table
                 .filter(t::cellid.eq_any(&ids))
                 .select((t::cellid, t::modified))
-                .for_update()
                 .load::<(Vec<u8>, Option<NaiveDateTime>)>(conn)
                 .await
         })?
