@@ -4,6 +4,9 @@
 //!   never migrate on start) or shows which are applied.
 //! * `api-key create|list|show|update|delete`: manages the `api_key` table, with one flag per
 //!   column (`--maxreq 5`, `--allow-fallback true`, `--fallback-name null`, …).
+//! * `load-cells FILE…`: imports MLS / OpenCellID cell CSV files (`load_cells`).
+//! * `dump --datatype cell|wifi|blue --filename F [--lat --lon --radius]`: writes a station
+//!   dump (`dump`).
 //! * `check-config [--role ROLE]`: validates the configuration and prints the effective value
 //!   and source of every variable, secrets hidden.
 //!
@@ -18,6 +21,9 @@ use clap::{Args, Parser, Subcommand};
 use ichnaea_db::api_key::{self, ApiKeyChanges, ApiKeyRow};
 use ichnaea_db::{DbPool, PoolConfig, migrate};
 use ichnaea_runtime::config::{self, RawConfig, Role, Settings};
+
+pub mod dump;
+pub mod load_cells;
 
 /// The command line.
 #[derive(Debug, Parser)]
@@ -50,6 +56,14 @@ pub enum Command {
     /// Manage API keys.
     #[command(subcommand, name = "api-key")]
     ApiKey(ApiKeyCommand),
+    /// Import public cell CSV files (MLS exports or OpenCellID, plain or gzip, full or diff).
+    LoadCells {
+        /// The files to import, in order.
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
+    /// Write all stations of one type to a gzip CSV file (the reference's location_dump).
+    Dump(dump::DumpArgs),
     /// Validate the configuration and print every variable's effective value (secrets hidden).
     CheckConfig {
         /// Validate for this binary: api, worker, scheduler, tiles, admin, none, or all.
@@ -285,6 +299,17 @@ pub async fn run_with(command: Command, raw: &RawConfig, out: &mut impl Write) -
                 run_migrations(&url, out).await
             }
         }
+        Command::LoadCells { files } => {
+            let settings = Settings::from_raw(raw, &[Role::Admin])?;
+            let pool = write_pool(&settings)?;
+            load_cells::load_cells(&settings, &pool, &files, out).await?;
+            Ok(())
+        }
+        Command::Dump(args) => {
+            let settings = Settings::from_raw(raw, &[Role::Admin])?;
+            let pool = write_pool(&settings)?;
+            dump::dump(&pool, &args, out).await
+        }
         Command::ApiKey(cmd) => {
             let settings = Settings::from_raw(raw, &[Role::Admin])?;
             let pool = DbPool::new(&PoolConfig {
@@ -295,6 +320,15 @@ pub async fn run_with(command: Command, raw: &RawConfig, out: &mut impl Write) -
             api_key_command(cmd, &pool, out).await
         }
     }
+}
+
+/// A small pool on the read-write database.
+fn write_pool(settings: &Settings) -> Result<DbPool> {
+    Ok(DbPool::new(&PoolConfig {
+        url: write_url(settings)?,
+        max_size: 2,
+        timeout: settings.db.pool_timeout,
+    })?)
 }
 
 fn write_url(settings: &Settings) -> Result<secrecy::SecretString> {

@@ -1,6 +1,8 @@
 #![doc = include_str!("../README.md")]
 
 pub mod apikey;
+pub mod cellcsv;
+pub mod dumpcsv;
 pub mod enums;
 pub mod geo;
 pub mod grid;

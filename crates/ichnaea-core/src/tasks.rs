@@ -41,8 +41,9 @@ pub enum Requirement {
     Assets,
 }
 
-/// The catalogue, in the reference's order. Station, area, datamap and export work is not
-/// here: workers drain those queues continuously.
+/// The catalogue, in the reference's order. Station, area, datamap and report export work
+/// is not here: workers drain those queues continuously. The public cell exports are, and
+/// only run with an asset bucket, as in the reference.
 pub const CATALOGUE: &[PeriodicTask] = &[
     PeriodicTask {
         name: "data.update_statcounter",
@@ -73,6 +74,18 @@ pub const CATALOGUE: &[PeriodicTask] = &[
         schedule: Schedule::Daily(0, 29),
         expires: 18_000,
         requires: Requirement::Nothing,
+    },
+    PeriodicTask {
+        name: "data.cell_export_diff",
+        schedule: Schedule::Hourly(3),
+        expires: 2_700,
+        requires: Requirement::Assets,
+    },
+    PeriodicTask {
+        name: "data.cell_export_full",
+        schedule: Schedule::Daily(0, 37),
+        expires: 39_600,
+        requires: Requirement::Assets,
     },
     PeriodicTask {
         name: "data.monitor_api_key_limits",
@@ -183,6 +196,31 @@ mod tests {
         assert!(t.expired(1_000_000 + 570_001));
         let json = serde_json::to_string(&t).unwrap();
         assert_eq!(serde_json::from_str::<Trigger>(&json).unwrap(), t);
+    }
+
+    #[test]
+    fn cell_exports_run_at_the_reference_times_with_assets_only() {
+        let diff = CATALOGUE
+            .iter()
+            .find(|t| t.name == crate::cellcsv::ExportKind::Diff.task_name())
+            .unwrap();
+        assert_eq!(diff.schedule, Schedule::Hourly(3));
+        assert_eq!(diff.expires, 2_700);
+        let full = CATALOGUE
+            .iter()
+            .find(|t| t.name == crate::cellcsv::ExportKind::Full.task_name())
+            .unwrap();
+        assert_eq!(full.schedule, Schedule::Daily(0, 37));
+        assert_eq!(full.expires, 39_600);
+        let with_assets: Vec<_> = CATALOGUE
+            .iter()
+            .filter(|t| t.requires == Requirement::Assets)
+            .map(|t| t.name)
+            .collect();
+        assert_eq!(
+            with_assets,
+            ["data.cell_export_diff", "data.cell_export_full"]
+        );
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 pub mod api_key;
 pub mod areas;
+pub mod cells;
 pub mod convert;
 pub mod datamap;
 pub mod error;

@@ -7,6 +7,7 @@
 
 mod api_key;
 mod areas;
+mod cells;
 mod concurrency;
 mod convert;
 mod datamap;

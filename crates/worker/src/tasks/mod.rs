@@ -2,6 +2,7 @@
 
 pub mod area;
 pub mod backup;
+pub mod cell_export;
 pub mod datamap;
 pub mod export;
 pub mod incoming;

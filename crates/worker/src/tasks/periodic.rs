@@ -5,6 +5,7 @@
 //! not run a task many times in a row. Unknown task names are dropped with a warning:
 //! a newer scheduler may know tasks this worker does not.
 
+use ichnaea_core::cellcsv::ExportKind;
 use ichnaea_core::tasks::Trigger;
 use ichnaea_runtime::Batch;
 
@@ -37,6 +38,8 @@ pub async fn run(state: &WorkerState, task: &str, run_id: u64) -> anyhow::Result
         "data.update_statregion" => super::stats::update_statregion(state).await,
         "data.cleanup_datamap" => super::datamap::cleanup(state).await,
         "data.cleanup_batch_markers" => super::stats::cleanup_batch_markers(state).await,
+        "data.cell_export_diff" => super::cell_export::run(state, ExportKind::Diff).await,
+        "data.cell_export_full" => super::cell_export::run(state, ExportKind::Full).await,
         "data.monitor_api_key_limits" => monitor::api_key_limits(state).await,
         "data.monitor_api_users" => monitor::api_users(state).await,
         "data.monitor_queue_size_and_rate_control" => {
