@@ -16,7 +16,7 @@
 //!   rows of tiles in latitude order so memory stays bounded;
 //! * [`source`]: reads the four datamap tables as one latitude-ordered stream;
 //! * [`store`]: uploads only new or changed tiles, deletes stale ones;
-//! * [`run`]: joins them with bounded channels.
+//! * [`mod@run`]: joins them with bounded channels.
 
 pub mod jitter;
 pub mod mercator;
