@@ -43,10 +43,10 @@ for shard in ne nw se sw; do
     INSERT IGNORE INTO datamap_$shard (grid, created, modified)
     SELECT CONCAT(UNHEX(LPAD(HEX(lat + 90000), 8, '0')), UNHEX(LPAD(HEX(lon + 180000), 8, '0'))), d, d
     FROM (
-      SELECT -55000 + (seq % 2000) * 7907 % 125000 + (seq DIV 2000) DIV 25 AS lat,
-             -170000 + (seq % 2000) * 104729 % 340000 + (seq DIV 2000) % 25 AS lon,
-             CURDATE() - INTERVAL (seq % 400) DAY AS d
-      FROM seq_0_to_$((CELLS - 1))
+      SELECT -55000 + (s % 2000) * 7907 % 125000 + (s DIV 2000) DIV 25 AS lat,
+             -170000 + (s % 2000) * 104729 % 340000 + (s DIV 2000) % 25 AS lon,
+             CURDATE() - INTERVAL (s % 400) DAY AS d
+      FROM (SELECT CAST(seq AS SIGNED) AS s FROM seq_0_to_$((CELLS - 1))) q
     ) p WHERE $cond"
 done
 rows=$(mysql_q -N "$DB" -e "SELECT (SELECT COUNT(*) FROM datamap_ne) + (SELECT COUNT(*) FROM datamap_nw) + (SELECT COUNT(*) FROM datamap_se) + (SELECT COUNT(*) FROM datamap_sw)")
