@@ -79,7 +79,10 @@ pub async fn run(
     let progress = progress_bar(options.progress);
     let mut state = output.begin().await.context("listing the stored tiles")?;
 
-    let (cells_tx, mut cells_rx) = mpsc::channel::<Vec<Cell>>(2);
+    // `None` marks the end of the data: a reader that fails just drops the sender, and
+    // the pyramid is then abandoned instead of finished, so a failed read never publishes
+    // shallow tiles that lack the unread part of the world.
+    let (cells_tx, mut cells_rx) = mpsc::channel::<Option<Vec<Cell>>>(2);
     let (tiles_tx, mut tiles_rx) = mpsc::channel::<Vec<TileImage>>(4);
     let max_zoom = options.max_zoom;
     let render = tokio::task::spawn_blocking(move || {
@@ -89,12 +92,15 @@ pub async fn run(
                     .blocking_send(tiles)
                     .map_err(|_| "the publisher stopped".to_owned())
             });
-            while let Some(cells) = cells_rx.blocking_recv() {
+            while let Some(message) = cells_rx.blocking_recv() {
+                let Some(cells) = message else {
+                    return pyramid.finish().map(Some);
+                };
                 for cell in cells {
                     pyramid.add_cell(cell.lat_scaled, cell.lon_scaled, cell.months)?;
                 }
             }
-            pyramid.finish()
+            Ok(None)
         })
     });
 
@@ -103,9 +109,13 @@ pub async fn run(
         async move {
             let stats = source::read_cells(pool, today, options.page_size, async |cells| {
                 progress.inc(cells.len() as u64);
-                cells_tx.send(cells).await.is_ok()
+                cells_tx.send(Some(cells)).await.is_ok()
             })
             .await;
+            if stats.is_ok() {
+                // The renderer may have stopped already; its error is reported below.
+                let _ = cells_tx.send(None).await;
+            }
             drop(cells_tx);
             stats
         }
@@ -132,6 +142,9 @@ pub async fn run(
     let source_stats = read.context("reading the datamap tables")?;
     let pyramid_stats = rendered.context("rendering tiles")?;
     published?;
+    let Some(pyramid_stats) = pyramid_stats else {
+        anyhow::bail!("the datamap reader stopped before the end of the data");
+    };
 
     let mut stats = RunStats {
         source: source_stats,

@@ -433,3 +433,21 @@ async fn binary_renders_into_a_directory() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("DB_READONLY_URI"));
 }
+
+#[tokio::test]
+async fn unreachable_database_fails_and_writes_nothing() {
+    let db = TestDb::new().await;
+    insert(&db, &[(LONDON.0, LONDON.1, 0)]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = TileStore::new(
+        Arc::new(LocalFileSystem::new_with_prefix(dir.path()).unwrap()),
+        false,
+    );
+    let mut config = db.pool_config();
+    config.url = format!("{}_missing", db.url()).into();
+    config.timeout = std::time::Duration::from_millis(500);
+    let pool = DbPool::new(&config).unwrap();
+    let result = ichnaea_tiles::run(&pool, &store, &options(), today()).await;
+    assert!(result.is_err());
+    assert!(snapshot(dir.path()).is_empty());
+}
