@@ -133,6 +133,51 @@ pub async fn cleanup_datamap(
     })?)
 }
 
+/// One page of a quadrant for the tile renderer, in key order (ascending latitude, then
+/// longitude).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DatamapPage {
+    /// `(grid, modified)` of each row; rows with a malformed grid are left out.
+    pub rows: Vec<(Grid, Option<Date>)>,
+    /// The raw key to continue after, or `None` when this was the last page.
+    pub next: Option<Vec<u8>>,
+}
+
+/// Reads up to `limit` rows of a quadrant whose key is greater than `after` (keyset
+/// pagination, as the reference's export: `WHERE grid > :last ORDER BY grid LIMIT n`), so
+/// a table of any size is read in pages of bounded size without holding a cursor open.
+pub async fn datamap_page(
+    conn: &mut AsyncMysqlConnection,
+    shard: DataMapShard,
+    after: Option<&[u8]>,
+    limit: usize,
+) -> Result<DatamapPage, DbError> {
+    let limit = limit.max(1);
+    let sql_limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let raw: Vec<(Vec<u8>, Option<NaiveDate>)> = with_datamap_table!(shard, t => {
+        let query = t::table
+            .select((t::grid, t::modified))
+            .order(t::grid)
+            .limit(sql_limit)
+            .into_boxed();
+        let query = match after {
+            Some(key) => query.filter(t::grid.gt(key.to_vec())),
+            None => query,
+        };
+        query.load(conn).await
+    })?;
+    let next = if raw.len() < limit {
+        None
+    } else {
+        raw.last().map(|(key, _)| key.clone())
+    };
+    let rows = raw
+        .into_iter()
+        .filter_map(|(key, modified)| Some((grid_from_sql(&key)?, modified.map(date_from_sql))))
+        .collect();
+    Ok(DatamapPage { rows, next })
+}
+
 /// `grid, created, modified` of a datamap row.
 type DataMapSql = (Vec<u8>, Option<NaiveDate>, Option<NaiveDate>);
 
