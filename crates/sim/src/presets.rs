@@ -13,7 +13,7 @@ use crate::world::WorldConfig;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Size {
-    /// A 2 × 2 km town, ~2 000 observations: the CI accuracy test.
+    /// A 2 × 2 km town, ~10 000 observations: the CI accuracy test.
     Tiny,
     /// A 6 × 6 km district, ~0.3 million observations.
     Small,
@@ -43,7 +43,7 @@ impl Size {
     /// The world of this size.
     pub fn world(self, seed: u64) -> WorldConfig {
         let (size_m, wifi, blue, sites) = match self {
-            Size::Tiny => (2_000.0, 600, 80, 6),
+            Size::Tiny => (2_000.0, 600, 150, 6),
             Size::Small => (6_000.0, 20_000, 2_000, 60),
             Size::Medium => (20_000.0, 200_000, 20_000, 300),
             Size::Large => (20_000.0, 1_000_000, 100_000, 600),
@@ -74,8 +74,8 @@ impl Size {
     pub fn traffic(self) -> TrafficConfig {
         match self {
             Size::Tiny => TrafficConfig {
-                reports: 400,
-                trip_reports: (15, 40),
+                reports: 1_500,
+                trip_reports: (20, 60),
                 queries_per_kind: 40,
                 street_spacing: 100.0,
             },
