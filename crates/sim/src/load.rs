@@ -313,12 +313,11 @@ pub async fn run(dir: &std::path::Path, target: &Target, opts: &LoadOptions) -> 
     let mut kinds: BTreeMap<Kind, Acc> = BTreeMap::new();
     while let Some(s) = rx.recv().await {
         total.record(&s);
-        if !kinds.contains_key(&s.kind) {
-            kinds.insert(s.kind, Acc::new()?);
-        }
-        if let Some(acc) = kinds.get_mut(&s.kind) {
-            acc.record(&s);
-        }
+        let acc = match kinds.entry(s.kind) {
+            std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::btree_map::Entry::Vacant(e) => e.insert(Acc::new()?),
+        };
+        acc.record(&s);
     }
     report.seconds = started.elapsed().as_secs_f64();
     report.total = total.finish();

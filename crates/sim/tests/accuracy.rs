@@ -38,8 +38,8 @@ fn settings(vars: &[(&str, &str)], role: Role) -> Settings {
         None,
         vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
     )
-    .unwrap();
-    Settings::from_raw(&raw, &[role]).unwrap()
+    .expect("configuration loads");
+    Settings::from_raw(&raw, &[role]).expect("configuration is valid")
 }
 
 #[actix_web::test]
