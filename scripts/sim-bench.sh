@@ -39,6 +39,10 @@ export DB_READWRITE_URI="mysql://root@$MYSQL_HOST:$MYSQL_PORT/ichnaea_sim"
 export DB_READONLY_URI="$DB_READWRITE_URI"
 export REDIS_URI="redis://$REDIS_HOST:$REDIS_PORT/$REDIS_DB"
 export EXPORT_MAX_AGE_SECS=1 WORKER_POLL_INTERVAL_MS=200
+# The worker runs ~45 queue consumers; with the default pool (10 connections, 2 s checkout
+# timeout) a flood of submissions makes batches fail on checkout and wait out their
+# 60 s lease. A pool per consumer keeps the pipeline busy instead.
+export DB_POOL_MAX_SIZE="${DB_POOL_MAX_SIZE:-48}" DB_POOL_TIMEOUT_MS="${DB_POOL_TIMEOUT_MS:-30000}"
 export GEOIP_PATH="$DATA/geoip.mmdb"
 
 redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" -n 0 SET "ichnaea_test_redis_slot_$REDIS_DB" sim-bench EX 14400 >/dev/null

@@ -291,12 +291,17 @@ mod tests {
 
     #[test]
     fn glyphs_are_five_by_seven() {
-        for c in "0123456789.()_%abcdefiklmnopqrstuwxy ".chars() {
+        for c in "0123456789.()_%abcdefhiklmnopqrstuwxy ".chars() {
             for row in glyph(c) {
                 assert_eq!(row.len(), 5, "{c:?}");
             }
         }
         assert_eq!(text_width("abc", 2), 36);
+        // Every character of the labels has a glyph (only the space is blank).
+        let blank = glyph(' ');
+        for c in "share of queries located within error (m) wifi_cell blue ip 100k 25%".chars() {
+            assert!(c == ' ' || glyph(c) != blank, "no glyph for {c:?}");
+        }
     }
 
     #[test]
