@@ -4,8 +4,9 @@
 //! Stations are placed with a two-part density (a Gaussian core holding `centre_share`
 //! of them plus a uniform background), which gives the dense-centre, sparse-suburb
 //! structure that makes a location service's accuracy vary across a city. The world is
-//! the one thing the generator keeps in memory (about 50 bytes per station, so a
-//! million-station world takes ~60 MB); training reports and queries are streamed.
+//! the one thing the generator keeps in memory (stations plus grid indexes: the
+//! 1.1-million-station large world peaks at ~175 MB); training reports and queries are
+//! streamed.
 //!
 //! Time matters for two kinds of station: a fraction of WiFi access points move once
 //! during the simulated period (someone moved house), and a fraction of cells are
