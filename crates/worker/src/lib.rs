@@ -57,10 +57,14 @@ pub struct WorkerState {
 impl WorkerState {
     /// Builds the state from settings, without connecting.
     pub fn from_settings(settings: &Settings, metrics: Metrics) -> anyhow::Result<WorkerState> {
+        // A worker runs about 45 queue consumers on a pool of `DB_POOL_MAX_SIZE`
+        // connections: under load they queue for a connection. The api's short checkout
+        // timeout would fail those batches and leave them leased for a whole lease
+        // period; background work waits for its turn instead.
         let write = settings.db.readwrite_uri.clone().map(|url| PoolConfig {
             url,
             max_size: settings.db.pool_max_size,
-            timeout: settings.db.pool_timeout,
+            timeout: settings.db.pool_timeout.max(WORKER_MIN_POOL_WAIT),
         });
         let redis_uri = settings
             .redis
@@ -98,6 +102,9 @@ impl WorkerState {
         })
     }
 }
+
+/// The shortest time a worker's consumer waits for a database connection.
+pub const WORKER_MIN_POOL_WAIT: Duration = Duration::from_secs(30);
 
 /// A consumer whose handler calls `f(state, batch)`.
 fn consumer<F, Fut>(
