@@ -94,27 +94,7 @@ mod tests {
     use crate::time::{Date, DateTime};
 
     fn empty(key: StationKey) -> StationRow {
-        StationRow {
-            key,
-            psc: None,
-            lat: None,
-            lon: None,
-            max_lat: None,
-            min_lat: None,
-            max_lon: None,
-            min_lon: None,
-            created: None,
-            modified: None,
-            radius: None,
-            region: None,
-            samples: None,
-            source: None,
-            weight: None,
-            last_seen: None,
-            block_first: None,
-            block_last: None,
-            block_count: None,
-        }
+        StationRow::new(key)
     }
 
     fn line(row: &StationRow) -> String {
