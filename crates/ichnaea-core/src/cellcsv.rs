@@ -130,24 +130,35 @@ impl fmt::Display for Coordinate {
     }
 }
 
+/// Writes the leading `radio,mcc,mnc,lac,cid,psc` columns that the export and the station
+/// dump share (each names the radios its own way), without a trailing separator.
+pub(crate) fn write_cell_columns(
+    out: &mut impl Write,
+    radio: &str,
+    cell: &CellId,
+    psc: Option<i16>,
+) -> io::Result<()> {
+    write!(
+        out,
+        "{radio},{},{},{},{},",
+        cell.mcc(),
+        cell.mnc(),
+        cell.lac(),
+        cell.cid()
+    )?;
+    if let Some(psc) = psc {
+        write!(out, "{psc}")?;
+    }
+    Ok(())
+}
+
 /// Writes the export line of a cell row, CRLF-terminated. Rows that are not cells or have
 /// no position are not exported: `Ok(false)`, nothing written.
 pub fn write_export_line(out: &mut impl Write, row: &StationRow) -> io::Result<bool> {
     let (StationKey::Cell(cell), Some(lat), Some(lon)) = (row.key, row.lat, row.lon) else {
         return Ok(false);
     };
-    write!(
-        out,
-        "{},{},{},{},{},",
-        radio_name(cell.radio()),
-        cell.mcc(),
-        cell.mnc(),
-        cell.lac(),
-        cell.cid()
-    )?;
-    if let Some(psc) = row.psc {
-        write!(out, "{psc}")?;
-    }
+    write_cell_columns(out, radio_name(cell.radio()), &cell, row.psc)?;
     write!(
         out,
         ",{},{},{},{},1,",

@@ -13,6 +13,7 @@
 
 use std::io::{self, Write};
 
+use crate::cellcsv::write_cell_columns;
 use crate::enums::Radio;
 use crate::pipeline::{StationKey, StationRow};
 
@@ -47,18 +48,7 @@ fn coordinate(out: &mut impl Write, value: Option<f64>) -> io::Result<()> {
 pub fn write_line(out: &mut impl Write, row: &StationRow) -> io::Result<()> {
     match row.key {
         StationKey::Cell(cell) => {
-            write!(
-                out,
-                "{},{},{},{},{},",
-                radio_name(cell.radio()),
-                cell.mcc(),
-                cell.mnc(),
-                cell.lac(),
-                cell.cid()
-            )?;
-            if let Some(psc) = row.psc {
-                write!(out, "{psc}")?;
-            }
+            write_cell_columns(out, radio_name(cell.radio()), &cell, row.psc)?;
         }
         StationKey::Mac(mac) => out.write_all(mac.to_hex().as_bytes())?,
     }
