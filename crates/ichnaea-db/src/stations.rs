@@ -360,6 +360,31 @@ async fn write_rows(
     Ok(affected)
 }
 
+/// Runs the multi-row statement of a [`WriteMode`] on table module `$t`: `$changes` are
+/// the `ON DUPLICATE KEY UPDATE` assignments of an upsert. A macro because every table
+/// is its own diesel type.
+macro_rules! execute_write {
+    ($conn:expr, $t:ident, $rows:expr, $mode:expr, $changes:expr) => {
+        match $mode {
+            WriteMode::InsertIgnore => {
+                diesel::insert_or_ignore_into($t::table)
+                    .values($rows)
+                    .execute($conn)
+                    .await?
+            }
+            WriteMode::Upsert => {
+                diesel::insert_into($t::table)
+                    .values($rows)
+                    .on_conflict(diesel::dsl::DuplicatedKeys)
+                    .do_update()
+                    .set($changes)
+                    .execute($conn)
+                    .await?
+            }
+        }
+    };
+}
+
 async fn write_chunk(
     conn: &mut AsyncMysqlConnection,
     table: StationTable,
@@ -376,20 +401,7 @@ async fn write_chunk(
                 .iter()
                 .map(|(_, r)| (t::mac.eq(&r.id), station_values!(t, &r.columns, with_created)))
                 .collect();
-            Ok(match mode {
-                WriteMode::InsertIgnore => {
-                    diesel::insert_or_ignore_into(t::table).values(insert).execute(conn).await?
-                }
-                WriteMode::Upsert => {
-                    diesel::insert_into(t::table)
-                        .values(insert)
-                        .on_conflict(diesel::dsl::DuplicatedKeys)
-                        .do_update()
-                        .set(station_proposed!(t))
-                        .execute(conn)
-                        .await?
-                }
-            })
+            Ok(execute_write!(conn, t, insert, mode, station_proposed!(t)))
         }),
         TableLayout::Cell(shard) => with_cell_table!(shard, t, Lac, Cid => {
             let mut insert = Vec::with_capacity(values.len());
@@ -410,20 +422,13 @@ async fn write_chunk(
                     station_values!(t, &r.columns, with_created),
                 ));
             }
-            Ok(match mode {
-                WriteMode::InsertIgnore => {
-                    diesel::insert_or_ignore_into(t::table).values(insert).execute(conn).await?
-                }
-                WriteMode::Upsert => {
-                    diesel::insert_into(t::table)
-                        .values(insert)
-                        .on_conflict(diesel::dsl::DuplicatedKeys)
-                        .do_update()
-                        .set((t::psc.eq(Proposed(t::psc)), station_proposed!(t)))
-                        .execute(conn)
-                        .await?
-                }
-            })
+            Ok(execute_write!(
+                conn,
+                t,
+                insert,
+                mode,
+                (t::psc.eq(Proposed(t::psc)), station_proposed!(t))
+            ))
         }),
     }
 }
