@@ -163,4 +163,3 @@ async fn full_export_to_an_s3_compatible_store() {
     assert_eq!(cids(&text), ["1", "4", "3", "2"]);
     assert!(text.ends_with(",\r\n"));
 }
-
