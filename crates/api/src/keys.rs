@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ichnaea_db::api_key::{self, ApiKeyRow};
-use ichnaea_db::{DbError, DbPools};
+use ichnaea_db::{DbError, DbPool, DbPools};
 
 /// Which API a request is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -179,8 +179,13 @@ impl KeyCache {
             .try_get_with(key.to_owned(), async {
                 let pool = db.read()?;
                 let mut conn = pool.get().await?;
-                let row = api_key::find(&mut conn, key).await?;
-                Ok::<_, DbError>(row.map(Arc::new))
+                match api_key::find(&mut conn, key).await {
+                    Ok(row) => Ok::<_, DbError>(row.map(Arc::new)),
+                    Err(e) => {
+                        DbPool::discard(conn);
+                        Err(e)
+                    }
+                }
             })
             .await;
         match result {

@@ -20,7 +20,7 @@ use ichnaea_core::locate::{ApiType as LocateApi, DataAccuracy, LocateQuery, Posi
 use ichnaea_core::metrics::MetricName;
 use ichnaea_core::schema::{LocateRequest, parse_locate};
 use ichnaea_core::time::DateTime;
-use ichnaea_db::DbError;
+use ichnaea_db::{DbConn, DbError, DbPool};
 use serde_json::{Value, json};
 
 use crate::error::{ApiError, ParseDetails, with_cors};
@@ -201,33 +201,46 @@ async fn load_rows(
     let result: Result<StationRows, DbError> = async {
         let pool = state.db.read()?;
         let mut conn = pool.get().await?;
-        let blue: Vec<_> = query.blue().iter().map(|b| b.mac).collect();
-        let wifi: Vec<_> = query.wifi().iter().map(|w| w.mac).collect();
-        let cells: Vec<_> = query.cell().iter().map(|c| c.id).collect();
-        let areas: Vec<_> = match region_areas {
-            Some(ids) => ids.to_vec(),
-            None => query.cell_area().iter().map(|a| a.id).collect(),
-        };
-        let mut rows = StationRows::default();
-        if !blue.is_empty() {
-            rows.blue = ichnaea_db::stations::load_blue_stations(&mut conn, &blue).await?;
+        let loaded = load_with(&mut conn, query, region_areas).await;
+        if loaded.is_err() {
+            DbPool::discard(conn);
         }
-        if !wifi.is_empty() {
-            rows.wifi = ichnaea_db::stations::load_wifi_stations(&mut conn, &wifi).await?;
-        }
-        if !cells.is_empty() {
-            rows.cell = ichnaea_db::stations::load_cell_stations(&mut conn, &cells).await?;
-        }
-        if !areas.is_empty() {
-            rows.area = ichnaea_db::areas::load_area_stations(&mut conn, &areas).await?;
-        }
-        Ok(rows)
+        loaded
     }
     .await;
     result.unwrap_or_else(|e| {
         tracing::warn!(error = %e, "cannot load stations; answering from the other sources");
         StationRows::default()
     })
+}
+
+/// The station reads of [`load_rows`] on one connection.
+async fn load_with(
+    conn: &mut DbConn,
+    query: &LocateQuery,
+    region_areas: Option<&[ichnaea_core::CellAreaId]>,
+) -> Result<StationRows, DbError> {
+    let blue: Vec<_> = query.blue().iter().map(|b| b.mac).collect();
+    let wifi: Vec<_> = query.wifi().iter().map(|w| w.mac).collect();
+    let cells: Vec<_> = query.cell().iter().map(|c| c.id).collect();
+    let areas: Vec<_> = match region_areas {
+        Some(ids) => ids.to_vec(),
+        None => query.cell_area().iter().map(|a| a.id).collect(),
+    };
+    let mut rows = StationRows::default();
+    if !blue.is_empty() {
+        rows.blue = ichnaea_db::stations::load_blue_stations(conn, &blue).await?;
+    }
+    if !wifi.is_empty() {
+        rows.wifi = ichnaea_db::stations::load_wifi_stations(conn, &wifi).await?;
+    }
+    if !cells.is_empty() {
+        rows.cell = ichnaea_db::stations::load_cell_stations(conn, &cells).await?;
+    }
+    if !areas.is_empty() {
+        rows.area = ichnaea_db::areas::load_area_stations(conn, &areas).await?;
+    }
+    Ok(rows)
 }
 
 /// `none`, `one` or `many`, as the query metric tags network counts.

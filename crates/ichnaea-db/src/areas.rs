@@ -30,6 +30,7 @@ use ichnaea_core::time::DateTime;
 
 use crate::convert::{CellAreaSqlRow, CellAreaValues, date_from_sql, fit, small_code};
 use crate::error::DbError;
+use crate::in_list::InList;
 use crate::markers::{self, BatchMarker};
 use crate::retry::{BatchStatus, Retried, retry_transaction};
 use crate::schema::cell_area;
@@ -59,7 +60,7 @@ pub async fn load_area_stations(
         return Ok(Vec::new());
     }
     let rows: Vec<CellAreaSqlRow> = cell_area::table
-        .filter(cell_area::areaid.eq_any(&ids))
+        .filter(InList::new(cell_area::areaid, ids))
         .filter(cell_area::lat.is_not_null())
         .filter(cell_area::lon.is_not_null())
         .select((

@@ -8,6 +8,7 @@ pub mod datamap;
 pub mod error;
 pub mod export_config;
 pub mod health;
+pub mod in_list;
 pub mod markers;
 pub mod migrate;
 pub mod pool;

@@ -6,8 +6,17 @@
 //! site: code asks for [`DbPools::read`] or [`DbPools::write`].
 //!
 //! Pools are built lazily: creating one never connects, so a service starts even while the
-//! database is down and recovers by itself when it returns (every checkout verifies its
-//! connection, and broken ones are replaced). Acquire timeouts are short, so a missing
+//! database is down and recovers by itself when it returns (checkouts verify their
+//! connection, and broken ones are replaced).
+//!
+//! # Checkout checks
+//!
+//! The write pool verifies every connection it hands out with a `SELECT 1`: its users run
+//! batches of many statements, so one more round trip is noise. The read pool serves the
+//! api's per-request lookups, where that round trip was a quarter of the database work of
+//! a WiFi query; it only verifies a connection that sat unused for [`READ_VERIFY_IDLE`]
+//! (long enough for a server restart or an idle timeout to have closed it), and its users
+//! [`DbPool::discard`] a connection after an error instead of returning it. Acquire timeouts are short, so a missing
 //! database turns into a quick `503` rather than piling up requests.
 //!
 //! Every connection runs in strict SQL mode with InnoDB strict mode and UTC, whatever the
@@ -17,8 +26,10 @@ use std::fmt;
 use std::time::Duration;
 
 use diesel::ConnectionError;
-use diesel_async::pooled_connection::deadpool::{Object, Pool};
-use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
+use diesel_async::pooled_connection::deadpool::{Hook, HookError, Object, Pool};
+use diesel_async::pooled_connection::{
+    AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
+};
 use diesel_async::{AsyncConnection, AsyncMysqlConnection, SimpleAsyncConnection};
 use secrecy::{ExposeSecret, SecretString};
 
@@ -34,6 +45,18 @@ pub type DbConn = Object<AsyncMysqlConnection>;
 const SESSION_SETUP: &str = "SET SESSION sql_mode = 'NO_ENGINE_SUBSTITUTION,STRICT_TRANS_TABLES', \
      SESSION innodb_strict_mode = ON; \
      SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ";
+
+/// How long a read-pool connection may sit unused before a checkout verifies it.
+pub const READ_VERIFY_IDLE: Duration = Duration::from_secs(1);
+
+/// How a pool checks a connection before handing it out again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Checkout {
+    /// `SELECT 1` on every checkout.
+    Verified,
+    /// `SELECT 1` only when the connection was unused for this long.
+    VerifiedAfterIdle(Duration),
+}
 
 /// How one pool connects.
 #[derive(Clone)]
@@ -78,15 +101,53 @@ pub struct DbPool {
 }
 
 impl DbPool {
-    /// Builds a pool without connecting.
+    /// Builds a pool without connecting; every checkout verifies its connection.
     pub fn new(config: &PoolConfig) -> Result<DbPool, DbError> {
+        Self::build(config, Checkout::Verified)
+    }
+
+    /// Builds a pool for per-request reads: a checkout only verifies a connection that
+    /// was unused for [`READ_VERIFY_IDLE`] (see the module documentation).
+    pub fn new_for_reads(config: &PoolConfig) -> Result<DbPool, DbError> {
+        Self::build(config, Checkout::VerifiedAfterIdle(READ_VERIFY_IDLE))
+    }
+
+    fn build(config: &PoolConfig, checkout: Checkout) -> Result<DbPool, DbError> {
         let url = normalize_url(config.url.expose_secret())?;
         let database = database_name(&url);
         let mut manager_config = ManagerConfig::default();
         manager_config.custom_setup = Box::new(|url| Box::pin(establish(url.to_owned())));
-        let manager = AsyncDieselConnectionManager::new_with_config(url, manager_config);
-        let pool = Pool::builder(manager)
-            .max_size(config.max_size.max(1))
+        let mut builder = match checkout {
+            Checkout::Verified => Pool::builder(AsyncDieselConnectionManager::new_with_config(
+                url,
+                manager_config,
+            )),
+            Checkout::VerifiedAfterIdle(idle) => {
+                // The manager only checks for an open transaction; the hook adds the ping
+                // for connections that sat unused. A failed ping discards the connection
+                // and the checkout tries the next one.
+                manager_config.recycling_method = RecyclingMethod::Fast;
+                Pool::builder(AsyncDieselConnectionManager::new_with_config(
+                    url,
+                    manager_config,
+                ))
+                .pre_recycle(Hook::async_fn(
+                    move |conn: &mut AsyncMysqlConnection, metrics| {
+                        let stale = metrics.last_used() >= idle;
+                        Box::pin(async move {
+                            if stale {
+                                conn.batch_execute("SELECT 1")
+                                    .await
+                                    .map_err(|e| HookError::message(e.to_string()))?;
+                            }
+                            Ok(())
+                        })
+                    },
+                ))
+            }
+        };
+        builder = builder.max_size(config.max_size.max(1));
+        let pool = builder
             .wait_timeout(Some(config.timeout))
             .create_timeout(Some(config.timeout))
             .recycle_timeout(Some(config.timeout))
@@ -109,6 +170,12 @@ impl DbPool {
             Ok(Err(e)) => Err(DbError::unavailable(e.to_string())),
             Err(_) => Err(DbError::unavailable("timed out waiting for a connection")),
         }
+    }
+
+    /// Drops a connection instead of returning it to the pool, after an error that may
+    /// have left it broken; the pool opens a new one when needed.
+    pub fn discard(conn: DbConn) {
+        drop(Object::take(conn));
     }
 
     /// The pool's current state.
@@ -155,7 +222,7 @@ impl DbPools {
     /// Builds the configured pools (without connecting).
     pub fn new(read: Option<&PoolConfig>, write: Option<&PoolConfig>) -> Result<DbPools, DbError> {
         Ok(DbPools {
-            read: read.map(DbPool::new).transpose()?,
+            read: read.map(DbPool::new_for_reads).transpose()?,
             write: write.map(DbPool::new).transpose()?,
         })
     }

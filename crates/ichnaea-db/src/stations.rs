@@ -4,8 +4,8 @@
 //!
 //! [`load_wifi_stations`], [`load_blue_stations`] and [`load_cell_stations`] fetch the rows
 //! of a query's networks: one `SELECT … WHERE <key> IN (…)` per shard table touched, on the
-//! primary key. Only rows with a position are returned (`api.md` §8.4): a blocked station
-//! has none. Whether a positioned station is *currently* blocked depends on "today", so
+//! primary key, as a prepared statement reused across requests (`crate::in_list`). Only
+//! rows with a position are returned (`api.md` §8.4): a blocked station has none. Whether a positioned station is *currently* blocked depends on "today", so
 //! that rule stays with the locate algorithm (`Station::is_usable` in ichnaea-core), which
 //! applies it however the rows were fetched.
 //!
@@ -51,6 +51,7 @@ use crate::convert::{
     StationColumns, StationSqlRow, date_to_sql, fit, small_code, station_key_to_sql,
 };
 use crate::error::DbError;
+use crate::in_list::InList;
 use crate::markers::{self, BatchMarker};
 use crate::retry::{BatchStatus, Retried, retry_transaction};
 use crate::shards::{
@@ -89,11 +90,11 @@ async fn load_mac_stations(
     }
     let mut out = Vec::new();
     for (table, macs) in by_table {
-        let ids: Vec<Vec<u8>> = macs.iter().map(|m| m.as_bytes().to_vec()).collect();
+        let ids = macs.iter().map(|m| m.as_bytes().to_vec());
         let rows: Vec<(Vec<u8>, StationColumns)> = with_mac_table!(table, t => {
             Ok::<_, DbError>(
                 t::table
-                    .filter(t::mac.eq_any(&ids))
+                    .filter(InList::new(t::mac, ids))
                     .filter(t::lat.is_not_null())
                     .filter(t::lon.is_not_null())
                     .select((t::mac, station_columns!(t)))
@@ -128,11 +129,11 @@ pub async fn load_cell_stations(
     }
     let mut out = Vec::new();
     for (shard, cells) in by_table {
-        let ids: Vec<Vec<u8>> = cells.iter().map(CellId::to_bytes).collect();
+        let ids = cells.iter().map(CellId::to_bytes);
         let rows: Vec<(Vec<u8>, StationColumns)> = with_cell_table!(shard, t, _Lac, _Cid => {
             Ok::<_, DbError>(
                 t::table
-                    .filter(t::cellid.eq_any(&ids))
+                    .filter(InList::new(t::cellid, ids))
                     .filter(t::lat.is_not_null())
                     .filter(t::lon.is_not_null())
                     .select((t::cellid, station_columns!(t)))
