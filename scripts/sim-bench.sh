@@ -5,7 +5,9 @@
 #
 #   scripts/sim-bench.sh [SIZE] [SEED]        (SIZE: tiny|small|medium|large, default medium)
 #
-# Results go to $OUT (default /tmp/sim-SIZE-SEED/results). Everything heavy runs under
+# Results go to $OUT (default /tmp/sim-SIZE-SEED/results). BIN_DIR=DIR runs prebuilt
+# release binaries from DIR instead of building them. GENERATE_ARGS adds options to
+# `ichnaea-sim generate` (for example `--reports 170000`). Everything heavy runs under
 # `nice -n 19`. Redis database 12 is reserved against the test suite's slot claims for
 # the duration of the run.
 source "$(dirname "$0")/lib.sh"
@@ -18,17 +20,19 @@ PORT="${SIM_PORT:-8790}"
 REDIS_DB="${SIM_REDIS_DB:-12}"
 KEY="sim-bench"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
-BIN="$CARGO_TARGET_DIR/release"
+BIN="${BIN_DIR:-$CARGO_TARGET_DIR/release}"
 
 ensure_mysql
 ensure_redis
 
-log "building release binaries"
-(cd "$ROOT" && nice -n 19 cargo build --release -p ichnaea-api -p ichnaea-worker -p ichnaea-admin -p ichnaea-sim)
+if [ -z "${BIN_DIR:-}" ]; then
+  log "building release binaries"
+  (cd "$ROOT" && nice -n 19 cargo build --release -p ichnaea-api -p ichnaea-worker -p ichnaea-admin -p ichnaea-sim)
+fi
 
 if [ ! -f "$DATA/manifest.json" ]; then
   log "generating the $SIZE world (seed $SEED) into $DATA"
-  /usr/bin/time -v nice -n 19 "$BIN/ichnaea-sim" generate --size "$SIZE" --seed "$SEED" --out "$DATA" 2> "$DATA.generate.time" \
+  /usr/bin/time -v nice -n 19 "$BIN/ichnaea-sim" generate --size "$SIZE" --seed "$SEED" --out "$DATA" ${GENERATE_ARGS:-} 2> "$DATA.generate.time" \
     || { cat "$DATA.generate.time" >&2; die "generation failed"; }
   grep -E "Elapsed|Maximum resident" "$DATA.generate.time" >&2
 fi
