@@ -30,8 +30,8 @@ use ichnaea_core::time::DateTime;
 
 use crate::convert::{CellAreaSqlRow, CellAreaValues, date_from_sql, fit, small_code};
 use crate::error::DbError;
+use crate::in_list::InList;
 use crate::markers::{self, BatchMarker};
-use crate::prepared::InList;
 use crate::retry::{BatchStatus, Retried, retry_transaction};
 use crate::schema::cell_area;
 use crate::shards::with_cell_table;

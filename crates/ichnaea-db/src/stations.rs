@@ -3,12 +3,11 @@
 //! # Locate reads (read pool)
 //!
 //! [`load_wifi_stations`], [`load_blue_stations`] and [`load_cell_stations`] fetch the rows
-//! of a query's networks on their primary keys, as prepared statements reused across
-//! requests (`crate::prepared`): one `UNION ALL` of all 16 shard tables of a MAC kind,
-//! one `SELECT … WHERE <key> IN (…)` per cell table touched. Only rows with a position are
-//! returned (`api.md` §8.4): a blocked station has none. Whether a positioned station is
-//! *currently* blocked depends on "today", so that rule stays with the locate algorithm
-//! (`Station::is_usable` in ichnaea-core), which applies it however the rows were fetched.
+//! of a query's networks: one `SELECT … WHERE <key> IN (…)` per shard table touched, on the
+//! primary key, as a prepared statement reused across requests (`crate::in_list`). Only
+//! rows with a position are returned (`api.md` §8.4): a blocked station has none. Whether a positioned station is *currently* blocked depends on "today", so
+//! that rule stays with the locate algorithm (`Station::is_usable` in ichnaea-core), which
+//! applies it however the rows were fetched.
 //!
 //! # Batch writes (write pool)
 //!
@@ -52,8 +51,8 @@ use crate::convert::{
     StationColumns, StationSqlRow, date_to_sql, fit, small_code, station_key_to_sql,
 };
 use crate::error::DbError;
+use crate::in_list::InList;
 use crate::markers::{self, BatchMarker};
-use crate::prepared::{InList, UnionAll, UnionPart, padded_len};
 use crate::retry::{BatchStatus, Retried, retry_transaction};
 use crate::shards::{
     MacTable, Proposed, StationShard, StationTable, TableLayout, station_columns, station_proposed,
@@ -69,7 +68,7 @@ pub async fn load_wifi_stations(
     conn: &mut AsyncMysqlConnection,
     macs: &[Mac],
 ) -> Result<Vec<MacStation>, DbError> {
-    load_mac_stations(conn, macs, MacKind::Wifi).await
+    load_mac_stations(conn, macs, |mac| MacTable::Wifi(WifiShard::for_mac(mac))).await
 }
 
 /// Loads the positioned Bluetooth beacons among `macs` (locate, `api.md` §8.4).
@@ -77,100 +76,42 @@ pub async fn load_blue_stations(
     conn: &mut AsyncMysqlConnection,
     macs: &[Mac],
 ) -> Result<Vec<MacStation>, DbError> {
-    load_mac_stations(conn, macs, MacKind::Blue).await
+    load_mac_stations(conn, macs, |mac| MacTable::Blue(BlueShard::for_mac(mac))).await
 }
 
-/// The 16 shard tables of one kind of MAC station.
-#[derive(Debug, Clone, Copy)]
-enum MacKind {
-    Wifi,
-    Blue,
-}
-
-impl MacKind {
-    fn table(self, index: usize) -> MacTable {
-        match self {
-            MacKind::Wifi => MacTable::Wifi(WifiShard::ALL[index % WifiShard::ALL.len()]),
-            MacKind::Blue => MacTable::Blue(BlueShard::ALL[index % BlueShard::ALL.len()]),
-        }
-    }
-
-    fn shard_index(self, mac: &Mac) -> usize {
-        match self {
-            MacKind::Wifi => WifiShard::for_mac(mac).index(),
-            MacKind::Blue => BlueShard::for_mac(mac).index(),
-        }
-    }
-}
-
-/// The positioned rows of MAC table `$t` among `$ids`, with `$width` placeholders.
-macro_rules! positioned_macs {
-    ($t:ident, $ids:expr, $width:expr) => {
-        $t::table
-            .filter(InList::with_width($t::mac, $ids, $width))
-            .filter($t::lat.is_not_null())
-            .filter($t::lon.is_not_null())
-            .select(($t::mac, station_columns!($t)))
-    };
-}
-
-/// One statement for all 16 shards of `kind` (`crate::prepared`): every shard's `IN` list
-/// has the width of the fullest one, so the statement's shape depends only on that width.
-/// A shard without keys looks up the empty key, a cheap index miss.
 async fn load_mac_stations(
     conn: &mut AsyncMysqlConnection,
     macs: &[Mac],
-    kind: MacKind,
+    table_of: impl Fn(&Mac) -> MacTable,
 ) -> Result<Vec<MacStation>, DbError> {
-    let mut by_shard: Vec<BTreeSet<Mac>> = vec![BTreeSet::new(); WifiShard::ALL.len()];
+    let mut by_table: BTreeMap<MacTable, BTreeSet<Mac>> = BTreeMap::new();
     for mac in macs {
-        if let Some(set) = by_shard.get_mut(kind.shard_index(mac)) {
-            set.insert(*mac);
-        }
+        by_table.entry(table_of(mac)).or_default().insert(*mac);
     }
-    let Some(fullest) = by_shard.iter().map(BTreeSet::len).max().filter(|n| *n > 0) else {
-        return Ok(Vec::new());
-    };
-    let width = padded_len(fullest);
-    let mut lists = by_shard.iter().map(|set| {
-        set.iter()
-            .map(|m| m.as_bytes().to_vec())
-            .collect::<Vec<_>>()
-    });
-    let head = lists.next().unwrap_or_default();
-    let tails = lists
-        .enumerate()
-        .map(|(i, ids)| {
-            with_mac_table!(kind.table(i + 1), t => {
-                Ok::<_, DbError>(Box::new(positioned_macs!(t, ids, width)) as UnionPart)
-            })
-        })
-        .collect::<Result<Vec<UnionPart>, DbError>>()?;
-    let rows: Vec<(Vec<u8>, StationColumns)> = match kind {
-        MacKind::Wifi => {
-            use crate::schema::wifi_shard_0 as t;
-            UnionAll::new(positioned_macs!(t, head, width), tails)
-                .load(conn)
-                .await?
-        }
-        MacKind::Blue => {
-            use crate::schema::blue_shard_0 as t;
-            UnionAll::new(positioned_macs!(t, head, width), tails)
-                .load(conn)
-                .await?
-        }
-    };
-    Ok(rows
-        .into_iter()
-        .filter_map(|(id, columns)| {
+    let mut out = Vec::new();
+    for (table, macs) in by_table {
+        let ids = macs.iter().map(|m| m.as_bytes().to_vec());
+        let rows: Vec<(Vec<u8>, StationColumns)> = with_mac_table!(table, t => {
+            Ok::<_, DbError>(
+                t::table
+                    .filter(InList::new(t::mac, ids))
+                    .filter(t::lat.is_not_null())
+                    .filter(t::lon.is_not_null())
+                    .select((t::mac, station_columns!(t)))
+                    .load(conn)
+                    .await?,
+            )
+        })?;
+        out.extend(rows.into_iter().filter_map(|(id, columns)| {
             StationSqlRow {
                 id,
                 psc: None,
                 columns,
             }
             .to_mac_station()
-        })
-        .collect())
+        }));
+    }
+    Ok(out)
 }
 
 /// Loads the positioned cells among `cells`, one query per radio table (locate,
