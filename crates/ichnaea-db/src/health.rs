@@ -2,7 +2,7 @@
 
 use diesel::QueryableByName;
 use diesel::sql_types::{Nullable, Text};
-use diesel_async::RunQueryDsl;
+use diesel_async::{AsyncMysqlConnection, RunQueryDsl};
 
 use crate::error::DbError;
 use crate::pool::DbPool;
@@ -20,10 +20,19 @@ struct Version {
 /// embedded migration that the database has applied.
 pub async fn check(pool: &DbPool) -> Result<Option<String>, DbError> {
     let mut conn = pool.get().await?;
-    diesel::sql_query("SELECT now()").execute(&mut conn).await?;
+    let result = schema_version(&mut conn).await;
+    if result.is_err() {
+        // The failure may have broken the connection: never hand it out again.
+        DbPool::discard(conn);
+    }
+    result
+}
+
+async fn schema_version(conn: &mut AsyncMysqlConnection) -> Result<Option<String>, DbError> {
+    diesel::sql_query("SELECT now()").execute(conn).await?;
     let result =
         diesel::sql_query("SELECT MAX(version) AS version FROM __diesel_schema_migrations")
-            .get_result::<Version>(&mut conn)
+            .get_result::<Version>(conn)
             .await;
     match result {
         Ok(v) => Ok(v.version),

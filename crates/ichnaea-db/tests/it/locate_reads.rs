@@ -140,6 +140,17 @@ async fn mac_stations_are_read_across_shards() {
             .unwrap()
             .is_empty()
     );
+    // The statements are prepared once per connection and reused: other widths in between
+    // change nothing.
+    let single = load_wifi_stations(&mut conn, &[wanted[0]]).await.unwrap();
+    let first: Vec<Station<Mac>> = expected
+        .iter()
+        .filter(|s| s.id == wanted[0])
+        .cloned()
+        .collect();
+    assert_eq!(single, first);
+    let again = sorted(load_wifi_stations(&mut conn, &query).await.unwrap());
+    assert_eq!(again, expected);
 }
 
 #[tokio::test]
