@@ -343,9 +343,9 @@ fn write_stage_line(
         }
         None => out.push_str("\\N"),
     }
-    let _ = write!(
+    let _ = writeln!(
         out,
-        "\t{}\t{}\t{}\t{}\n",
+        "\t{}\t{}\t{}\t{}",
         sql_time(cell.modified)?,
         cell.radius,
         row.region.as_ref().map_or("\\N", RegionCode::as_str),

@@ -197,10 +197,10 @@ async fn imports_store_nulls_and_exact_values_in_every_cell_table() {
     let mut import = import_conn(&db).await;
     // No PSC, no created time, no region; a position with many digits; NR's wide ids.
     let lines = [
-        ("GSM", Radio::Gsm, 65_535u32, 65_535u64),
+        ("GSM", Radio::Gsm, 65_533u32, 65_535u64),
         ("UMTS", Radio::Wcdma, 1, 268_435_455),
         ("LTE", Radio::Lte, 7, 268_435_455),
-        ("NR", Radio::Nr, 16_777_215, 68_719_476_735),
+        ("NR", Radio::Nr, 16_000_000, 68_719_476_735),
     ];
     for (name, radio, lac, cid) in lines {
         let mut row = import_row(&format!(
@@ -243,8 +243,9 @@ async fn imports_larger_than_a_chunk_count_every_row_once() {
     let total = IMPORT_ROWS_PER_CHUNK + 1234;
     let row = |cid: usize, modified: u64| {
         import_row(&format!(
-            "LTE,262,1,{},{cid},,13.4,52.5,100,1,1,1500000000,{modified},",
-            cid / 1000 + 1
+            "LTE,262,1,{},{},,13.4,52.5,100,1,1,1500000000,{modified},",
+            cid / 1000 + 1,
+            cid + 1
         ))
     };
     // Every third cell exists already, one in six of them older than the file.
