@@ -25,7 +25,9 @@
 //!
 //! 1. is sorted by primary key and streamed as tab-separated text by `LOAD DATA LOCAL
 //!    INFILE` into `cell_import_stage`, a `MEMORY` temporary table private to the
-//!    connection (no SQL parsing per value, no redo log, no indexes);
+//!    connection (no SQL parsing per value, no redo log, no indexes), or, where the
+//!    server refuses that, inserted into the same table by multi-row `INSERT`s (see
+//!    "Staging without `LOAD DATA LOCAL`" below);
 //! 2. is counted by one non-locking `LEFT JOIN` of the stage against the cell table,
 //!    grouped by area: stations missing (new), older than the row (updated) or not
 //!    (unchanged), and so the areas of the new and updated ones;
@@ -54,10 +56,28 @@
 //! guard, and the names come from the closed [`CellShard`] set, never from input.
 //! `LOAD DATA LOCAL` is answered only from the buffer built for that statement (a
 //! one-shot handler on the connection); no file is ever read on the server's request.
-//! The server must allow it (`local_infile = ON`, MariaDB's default; MySQL 8 defaults to
-//! `OFF`), and the user needs the `CREATE TEMPORARY TABLES` privilege. With statement-based
-//! binary logging MySQL flags `INSERT … SELECT … ON DUPLICATE KEY UPDATE` as unsafe; use
-//! `MIXED` or `ROW`.
+//! The user needs the `CREATE TEMPORARY TABLES` privilege. With statement-based binary
+//! logging MySQL flags `INSERT … SELECT … ON DUPLICATE KEY UPDATE` as unsafe; use `MIXED`
+//! or `ROW`.
+//!
+//! # Staging without `LOAD DATA LOCAL`
+//!
+//! A server only accepts `LOAD DATA LOCAL` with `local_infile = ON`: MariaDB's default, but
+//! MySQL 8 defaults to `OFF`, and an operator may turn it off for its security history
+//! (a server can ask the client for any file). `mysql_async` always offers the capability,
+//! so the refusal only shows when the statement is sent: MariaDB answers error 4166
+//! (`ER_LOAD_INFILE_CAPABILITY_DISABLED`), MySQL 8 error 3948
+//! (`ER_CLIENT_LOCAL_FILES_DISABLED`), older servers 1148 (`ER_NOT_ALLOWED_COMMAND`).
+//! On one of those the connection switches to [`StageMethod::Insert`] for good and the
+//! chunk is staged again that way: parameterised `INSERT INTO cell_import_stage VALUES
+//! (…), (…)` statements of up to [`STAGE_INSERT_ROWS`] rows (14 binds a row, well under the
+//! protocol's 65 535). Steps 2 and 3 are the same statements either way, so both paths
+//! store the same values and count the same; only the staging costs more server CPU
+//! (every value is a bound parameter, converted on its own, and each row goes through the
+//! `INSERT` machinery). The decision is made once per connection:
+//! a refused statement costs one round trip, and [`ImportConnection::stage_method`] tells
+//! the caller which path ran (`load-cells` prints it). [`ImportConnection::connect_with`]
+//! can choose the `INSERT` path from the start (tests, or a caller that already knows).
 
 use std::collections::{BTreeSet, HashMap};
 use std::fmt::Write as _;
@@ -85,6 +105,33 @@ use crate::shards::{StationTable, TableLayout, station_columns, with_cell_table,
 /// bounded by the server's `max_heap_table_size` (16 MiB by default); a chunk of this
 /// size takes a few MiB of it.
 pub const IMPORT_ROWS_PER_CHUNK: usize = 20_000;
+
+/// Rows per `INSERT` statement when staging without `LOAD DATA LOCAL`.
+pub const STAGE_INSERT_ROWS: usize = 1000;
+
+/// The server errors that mean "`LOAD DATA LOCAL` is disabled": MariaDB 10.5+ (4166),
+/// MySQL 8 (3948), older servers (1148).
+const LOCAL_INFILE_REFUSED: [u16; 3] = [4166, 3948, 1148];
+
+/// How an [`ImportConnection`] fills its staging table (see the module documentation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum StageMethod {
+    /// `LOAD DATA LOCAL INFILE` from a buffer: the fast path, used while the server
+    /// allows it.
+    LoadData,
+    /// Multi-row `INSERT … VALUES` statements with bound values, for servers that refuse
+    /// `LOAD DATA LOCAL`.
+    Insert,
+}
+
+impl std::fmt::Display for StageMethod {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            StageMethod::LoadData => "LOAD DATA LOCAL INFILE",
+            StageMethod::Insert => "multi-row INSERT (the server refuses LOAD DATA LOCAL)",
+        })
+    }
+}
 
 /// Which rows a paged read returns.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -211,6 +258,13 @@ const CREATE_STAGE: &str = "CREATE TEMPORARY TABLE IF NOT EXISTS `cell_import_st
      `created` datetime NULL, `modified` datetime NOT NULL, `radius` int unsigned NOT NULL, \
      `region` varchar(2) NULL, `samples` int unsigned NOT NULL) ENGINE=MEMORY";
 
+/// The columns of the stage in the order both staging paths send them.
+const STAGE_COLUMNS: &str = "`cellid`, `radio`, `mcc`, `mnc`, `lac`, `cid`, `psc`, `lat`, `lon`, \
+     `created`, `modified`, `radius`, `region`, `samples`";
+
+/// Values per staged row (the columns of [`STAGE_COLUMNS`]).
+const STAGE_ROW_VALUES: usize = 14;
+
 /// Loads one chunk (tab-separated, in the column order below, `\N` for NULL) from the
 /// connection's one-shot infile handler. The file name is ignored by the handler.
 const LOAD_STAGE: &str = "LOAD DATA LOCAL INFILE 'cell-import-chunk' INTO TABLE `cell_import_stage` \
@@ -223,26 +277,44 @@ const LOAD_STAGE: &str = "LOAD DATA LOCAL INFILE 'cell-import-chunk' INTO TABLE 
 /// table. One per concurrent writer; close it with [`ImportConnection::close`].
 pub struct ImportConnection {
     conn: mysql_async::Conn,
+    stage: StageMethod,
 }
 
 impl std::fmt::Debug for ImportConnection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ImportConnection")
             .field("id", &self.conn.id())
+            .field("stage", &self.stage)
             .finish()
     }
 }
 
 impl ImportConnection {
     /// Connects to the read-write database at `url` (the same URL forms as the pools).
+    /// Chunks are staged with `LOAD DATA LOCAL` until the server refuses it.
     pub async fn connect(url: &SecretString) -> Result<ImportConnection, DbError> {
+        Self::connect_with(url, StageMethod::LoadData).await
+    }
+
+    /// Connects like [`ImportConnection::connect`], staging with `stage` from the start
+    /// ([`StageMethod::LoadData`] still falls back to [`StageMethod::Insert`] when refused).
+    pub async fn connect_with(
+        url: &SecretString,
+        stage: StageMethod,
+    ) -> Result<ImportConnection, DbError> {
         let url = normalize_url(url.expose_secret())?;
         let opts = mysql_async::Opts::from_url(&url)
             .map_err(|e| DbError::config(format!("invalid database URL: {e}")))?;
         let mut conn = mysql_async::Conn::new(opts).await?;
         conn.query_drop(SESSION_SETUP).await?;
         conn.query_drop(CREATE_STAGE).await?;
-        Ok(ImportConnection { conn })
+        Ok(ImportConnection { conn, stage })
+    }
+
+    /// How this connection stages chunks now: the method it was opened with, or
+    /// [`StageMethod::Insert`] after the server refused `LOAD DATA LOCAL`.
+    pub fn stage_method(&self) -> StageMethod {
+        self.stage
     }
 
     /// Disconnects (the staging table goes with the session).
@@ -292,66 +364,198 @@ fn table_statements(shard: CellShard) -> (String, String) {
     (count, upsert)
 }
 
-/// A MySQL `DATETIME` literal of a time (UTC).
-fn sql_time(time: DateTime) -> Result<impl std::fmt::Display, DbError> {
-    Ok(datetime_to_sql(time)?.format("%Y-%m-%d %H:%M:%S"))
+/// One import row checked against the columns of its cell table, ready for either
+/// staging path.
+struct StageRow<'a> {
+    cellid: Vec<u8>,
+    radio: i8,
+    mcc: i16,
+    mnc: i16,
+    lac: u64,
+    cid: u64,
+    psc: Option<i16>,
+    lat: f64,
+    lon: f64,
+    created: Option<NaiveDateTime>,
+    modified: NaiveDateTime,
+    radius: u32,
+    region: Option<&'a str>,
+    samples: u32,
 }
 
-/// Appends one row to a stage chunk, checking every value against its column in the
-/// shard's table first (a value that does not fit is the caller's bug, as with the
-/// pipeline's writes).
-fn write_stage_line(
-    out: &mut String,
-    shard: CellShard,
-    row: &CellImportRow,
-) -> Result<(), DbError> {
-    let cell = &row.cell;
-    let id = cell.id;
-    let mcc = small_code("mcc", id.mcc())?;
-    let mnc = small_code("mnc", id.mnc())?;
-    // The column types of `lac` and `cid` in each table, as in `with_cell_table!`.
-    let (lac, cid) = match shard.radio() {
-        Radio::Nr => (
-            u64::from(fit::<u32>("lac", u64::from(id.lac()))?),
-            fit::<u64>("cid", id.cid())?,
-        ),
-        Radio::Gsm | Radio::Wcdma | Radio::Lte => (
-            u64::from(fit::<u16>("lac", u64::from(id.lac()))?),
-            u64::from(fit::<u32>("cid", id.cid())?),
-        ),
-    };
-    if !cell.lat.is_finite() || !cell.lon.is_finite() {
-        return Err(DbError::invalid("a position that is not a finite number"));
-    }
-    // Writing to a `String` cannot fail; the results are ignored for that reason only.
-    for byte in id.to_bytes() {
-        let _ = write!(out, "{byte:02x}");
-    }
-    let _ = write!(out, "\t{}\t{mcc}\t{mnc}\t{lac}\t{cid}\t", id.radio().code());
-    match cell.psc {
-        Some(psc) => {
-            let _ = write!(out, "{psc}");
+impl<'a> StageRow<'a> {
+    /// Checks every value of `row` against its column in the shard's table (a value
+    /// that does not fit is the caller's bug, as with the pipeline's writes).
+    fn new(shard: CellShard, row: &'a CellImportRow) -> Result<StageRow<'a>, DbError> {
+        let cell = &row.cell;
+        let id = cell.id;
+        // The column types of `lac` and `cid` in each table, as in `with_cell_table!`.
+        let (lac, cid) = match shard.radio() {
+            Radio::Nr => (
+                u64::from(fit::<u32>("lac", u64::from(id.lac()))?),
+                fit::<u64>("cid", id.cid())?,
+            ),
+            Radio::Gsm | Radio::Wcdma | Radio::Lte => (
+                u64::from(fit::<u16>("lac", u64::from(id.lac()))?),
+                u64::from(fit::<u32>("cid", id.cid())?),
+            ),
+        };
+        if !cell.lat.is_finite() || !cell.lon.is_finite() {
+            return Err(DbError::invalid("a position that is not a finite number"));
         }
-        None => out.push_str("\\N"),
+        Ok(StageRow {
+            cellid: id.to_bytes(),
+            radio: id.radio().code(),
+            mcc: small_code("mcc", id.mcc())?,
+            mnc: small_code("mnc", id.mnc())?,
+            lac,
+            cid,
+            psc: cell.psc,
+            lat: cell.lat,
+            lon: cell.lon,
+            created: cell.created.map(datetime_to_sql).transpose()?,
+            modified: datetime_to_sql(cell.modified)?,
+            radius: cell.radius,
+            region: row.region.as_ref().map(RegionCode::as_str),
+            samples: cell.samples,
+        })
     }
-    // `Display` of an `f64` is the shortest text that parses back to the same value and
-    // never uses an exponent.
-    let _ = write!(out, "\t{}\t{}\t", cell.lat, cell.lon);
-    match cell.created {
-        Some(created) => {
-            let _ = write!(out, "{}", sql_time(created)?);
+
+    /// Appends the row as one line of the `LOAD DATA` text (tab-separated, `\N` for
+    /// NULL, in the order of [`STAGE_COLUMNS`]).
+    fn write_line(&self, out: &mut String) {
+        const TIME: &str = "%Y-%m-%d %H:%M:%S";
+        // Writing to a `String` cannot fail; the results are ignored for that reason only.
+        for byte in &self.cellid {
+            let _ = write!(out, "{byte:02x}");
         }
-        None => out.push_str("\\N"),
+        let _ = write!(
+            out,
+            "\t{}\t{}\t{}\t{}\t{}\t",
+            self.radio, self.mcc, self.mnc, self.lac, self.cid
+        );
+        match self.psc {
+            Some(psc) => {
+                let _ = write!(out, "{psc}");
+            }
+            None => out.push_str("\\N"),
+        }
+        // `Display` of an `f64` is the shortest text that parses back to the same value and
+        // never uses an exponent.
+        let _ = write!(out, "\t{}\t{}\t", self.lat, self.lon);
+        match self.created {
+            Some(created) => {
+                let _ = write!(out, "{}", created.format(TIME));
+            }
+            None => out.push_str("\\N"),
+        }
+        let _ = writeln!(
+            out,
+            "\t{}\t{}\t{}\t{}",
+            self.modified.format(TIME),
+            self.radius,
+            self.region.unwrap_or("\\N"),
+            self.samples
+        );
     }
-    let _ = writeln!(
-        out,
-        "\t{}\t{}\t{}\t{}",
-        sql_time(cell.modified)?,
-        cell.radius,
-        row.region.as_ref().map_or("\\N", RegionCode::as_str),
-        cell.samples
-    );
-    Ok(())
+
+    /// Appends the row's values as the binds of one `INSERT` row (the order of
+    /// [`STAGE_COLUMNS`]).
+    fn push_values(&self, out: &mut Vec<mysql_async::Value>) {
+        use mysql_async::Value;
+        out.extend([
+            Value::Bytes(self.cellid.clone()),
+            Value::Int(i64::from(self.radio)),
+            Value::Int(i64::from(self.mcc)),
+            Value::Int(i64::from(self.mnc)),
+            Value::UInt(self.lac),
+            Value::UInt(self.cid),
+            self.psc
+                .map_or(Value::NULL, |psc| Value::Int(i64::from(psc))),
+            Value::Double(self.lat),
+            Value::Double(self.lon),
+            self.created
+                .map_or(Value::NULL, |t| Value::Bytes(sql_time_text(t))),
+            Value::Bytes(sql_time_text(self.modified)),
+            Value::UInt(u64::from(self.radius)),
+            self.region
+                .map_or(Value::NULL, |r| Value::Bytes(r.as_bytes().to_vec())),
+            Value::UInt(u64::from(self.samples)),
+        ]);
+    }
+}
+
+/// A `DATETIME` value as the text the server parses (the same text as the `LOAD DATA`
+/// path, so both store the same second).
+fn sql_time_text(time: NaiveDateTime) -> Vec<u8> {
+    time.format("%Y-%m-%d %H:%M:%S").to_string().into_bytes()
+}
+
+/// Whether a statement failed because the server does not allow `LOAD DATA LOCAL`.
+fn is_local_infile_refusal(err: &mysql_async::Error) -> bool {
+    matches!(err, mysql_async::Error::Server(e) if LOCAL_INFILE_REFUSED.contains(&e.code))
+}
+
+/// Stages rows with `LOAD DATA LOCAL INFILE`; returns the rows the server stored.
+async fn stage_by_load_data(
+    conn: &mut mysql_async::Conn,
+    rows: &[StageRow<'_>],
+) -> Result<u64, mysql_async::Error> {
+    let mut data = String::with_capacity(rows.len() * 120);
+    for row in rows {
+        row.write_line(&mut data);
+    }
+    let chunk = bytes::Bytes::from(data);
+    // A one-shot handler: it answers this statement only, whatever file name the
+    // server asks for.
+    conn.set_infile_handler(async move {
+        let stream: mysql_async::InfileData =
+            futures::stream::once(async move { Ok::<_, std::io::Error>(chunk) }).boxed();
+        Ok::<_, mysql_async::Error>(stream)
+    });
+    match conn.query_drop(LOAD_STAGE).await {
+        Ok(()) => Ok(conn.affected_rows()),
+        Err(err) => {
+            // A refused statement leaves the handler (and its chunk) unused on the
+            // connection: replace it by one that offers nothing.
+            conn.set_infile_handler(async {
+                Err::<mysql_async::InfileData, _>(mysql_async::Error::Other(
+                    "no local data is offered".into(),
+                ))
+            });
+            Err(err)
+        }
+    }
+}
+
+/// Stages rows with parameterised multi-row `INSERT`s of up to [`STAGE_INSERT_ROWS`]
+/// rows; returns the rows the server stored.
+async fn stage_by_insert(
+    conn: &mut mysql_async::Conn,
+    rows: &[StageRow<'_>],
+) -> Result<u64, mysql_async::Error> {
+    let mut staged = 0u64;
+    let mut values = Vec::with_capacity(STAGE_INSERT_ROWS.min(rows.len()) * STAGE_ROW_VALUES);
+    for group in rows.chunks(STAGE_INSERT_ROWS) {
+        // One statement text per group size: a chunk needs at most two, and the
+        // connection's statement cache prepares each once.
+        let placeholders = format!("({})", vec!["?"; STAGE_ROW_VALUES].join(", "));
+        let statement = format!(
+            "INSERT INTO `cell_import_stage` ({STAGE_COLUMNS}) VALUES {}",
+            vec![placeholders.as_str(); group.len()].join(", ")
+        );
+        values.clear();
+        for row in group {
+            row.push_values(&mut values);
+        }
+        conn.exec_drop(
+            statement,
+            mysql_async::Params::Positional(std::mem::take(&mut values)),
+        )
+        .await?;
+        staged += conn.affected_rows();
+    }
+    Ok(staged)
 }
 
 /// Imports rows of the cell table `shard` (see the module documentation). Every row must
@@ -391,7 +595,7 @@ pub async fn import_cells(
         ..ImportOutcome::default()
     };
     for chunk in unique.chunks(IMPORT_ROWS_PER_CHUNK) {
-        import_chunk(&mut conn.conn, shard, &statements, chunk, &mut outcome).await?;
+        import_chunk(conn, shard, &statements, chunk, &mut outcome).await?;
     }
     Ok(outcome)
 }
@@ -399,28 +603,45 @@ pub async fn import_cells(
 /// Stages one chunk, then counts and upserts it in one transaction, retried on lock
 /// failures.
 async fn import_chunk(
-    conn: &mut mysql_async::Conn,
+    import: &mut ImportConnection,
     shard: CellShard,
     (count, upsert): &(String, String),
     rows: &[&CellImportRow],
     outcome: &mut ImportOutcome,
 ) -> Result<(), DbError> {
-    let mut data = String::with_capacity(rows.len() * 120);
-    for row in rows {
-        write_stage_line(&mut data, shard, row)?;
-    }
+    let staged_rows: Vec<StageRow<'_>> = rows
+        .iter()
+        .map(|row| StageRow::new(shard, row))
+        .collect::<Result<_, _>>()?;
+    let conn = &mut import.conn;
     conn.query_drop("TRUNCATE TABLE `cell_import_stage`")
         .await?;
-    let chunk = bytes::Bytes::from(data);
-    // A one-shot handler: it answers this statement only, whatever file name the
-    // server asks for.
-    conn.set_infile_handler(async move {
-        let stream: mysql_async::InfileData =
-            futures::stream::once(async move { Ok::<_, std::io::Error>(chunk) }).boxed();
-        Ok::<_, mysql_async::Error>(stream)
-    });
-    conn.query_drop(LOAD_STAGE).await?;
-    let staged = conn.affected_rows();
+    let mut staged = None;
+    if import.stage == StageMethod::LoadData {
+        match stage_by_load_data(conn, &staged_rows).await {
+            Ok(n) => staged = Some(n),
+            Err(err) if is_local_infile_refusal(&err) => {
+                let errno = match &err {
+                    mysql_async::Error::Server(e) => e.code,
+                    _ => 0,
+                };
+                tracing::info!(
+                    errno,
+                    "the server refuses LOAD DATA LOCAL; this import connection stages \
+                     cells with multi-row INSERTs instead"
+                );
+                import.stage = StageMethod::Insert;
+                // A refused statement stores nothing, but start from an empty stage.
+                conn.query_drop("TRUNCATE TABLE `cell_import_stage`")
+                    .await?;
+            }
+            Err(err) => return Err(err.into()),
+        }
+    }
+    let staged = match staged {
+        Some(n) => n,
+        None => stage_by_insert(conn, &staged_rows).await?,
+    };
     if staged != rows.len() as u64 {
         return Err(DbError::invalid(format!(
             "staged {staged} of {} import rows",
@@ -485,4 +706,67 @@ async fn count_and_upsert(
     }
     conn.query_drop("COMMIT").await?;
     Ok(outcome)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn server_error(code: u16) -> mysql_async::Error {
+        mysql_async::Error::Server(mysql_async::ServerError {
+            code,
+            message: String::new(),
+            state: "HY000".to_owned(),
+        })
+    }
+
+    #[test]
+    fn local_infile_refusals_of_mariadb_and_mysql_are_recognised() {
+        // MariaDB 10.5+, MySQL 8, older servers.
+        for code in [4166, 3948, 1148] {
+            assert!(is_local_infile_refusal(&server_error(code)), "{code}");
+        }
+        // A deadlock, a syntax error, a full table: real failures, not a refusal.
+        for code in [1213, 1064, 1114] {
+            assert!(!is_local_infile_refusal(&server_error(code)), "{code}");
+        }
+        assert!(!is_local_infile_refusal(&mysql_async::Error::Other(
+            "x".into()
+        )));
+    }
+
+    #[test]
+    fn both_staging_forms_carry_the_same_values() {
+        let cell = ichnaea_core::cellcsv::parse_line(
+            "NR,262,1,120003,60000000001,511,13.2855124,52.5222021,3200,102,1,,1568220600,",
+        )
+        .expect("a valid line");
+        let row = CellImportRow { cell, region: None };
+        let staged = StageRow::new(CellShard::for_radio(Radio::Nr), &row).expect("fits");
+        let mut line = String::new();
+        staged.write_line(&mut line);
+        let mut values = Vec::new();
+        staged.push_values(&mut values);
+        assert_eq!(values.len(), STAGE_ROW_VALUES);
+        let fields: Vec<&str> = line.trim_end_matches('\n').split('\t').collect();
+        assert_eq!(fields.len(), STAGE_ROW_VALUES);
+        // Same order, same values: NULL as `\N`, times as text, the key as hex.
+        use mysql_async::Value;
+        for (field, value) in fields.iter().zip(&values) {
+            match value {
+                Value::NULL => assert_eq!(*field, "\\N"),
+                Value::Bytes(b) if b.len() == staged.cellid.len() && b == &staged.cellid => {
+                    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+                    assert_eq!(*field, hex);
+                }
+                Value::Bytes(b) => assert_eq!(field.as_bytes(), b.as_slice()),
+                Value::Int(i) => assert_eq!(field.parse::<i64>().ok(), Some(*i)),
+                Value::UInt(u) => assert_eq!(field.parse::<u64>().ok(), Some(*u)),
+                Value::Double(d) => assert_eq!(field.parse::<f64>().ok(), Some(*d)),
+                other => panic!("unexpected bind {other:?}"),
+            }
+        }
+        assert_eq!(fields[6], "511");
+        assert_eq!(fields[10], "2019-09-11 16:50:00");
+    }
 }

@@ -6,10 +6,13 @@ use ichnaea_core::shard::{CellShard, WifiShard};
 use ichnaea_core::{CellId, Mac, Radio};
 use ichnaea_db::StationTable;
 use ichnaea_db::cells::{
-    CellImportRow, IMPORT_ROWS_PER_CHUNK, ImportConnection, PageFilter, import_cells, page_stations,
+    CellImportRow, IMPORT_ROWS_PER_CHUNK, ImportConnection, PageFilter, STAGE_INSERT_ROWS,
+    StageMethod, import_cells, page_stations,
 };
 use ichnaea_db::stations::{insert_station_rows, load_station_rows};
 use ichnaea_testing::TestDb;
+use mysql_async::prelude::Queryable;
+use tokio::sync::RwLock;
 
 use crate::fixtures::*;
 
@@ -117,8 +120,32 @@ async fn wifi_pages_read_mac_tables() {
     assert_eq!(page.rows, vec![row]);
 }
 
-async fn import_conn(db: &TestDb) -> ImportConnection {
-    ImportConnection::connect(&db.url().into()).await.unwrap()
+/// Import tests hold this for reading; the test that turns `local_infile` off
+/// server-wide holds it for writing, so no `LOAD DATA` test runs meanwhile.
+static LOCAL_INFILE: RwLock<()> = RwLock::const_new(());
+
+async fn import_conn(db: &TestDb, stage: StageMethod) -> ImportConnection {
+    ImportConnection::connect_with(&db.url().into(), stage)
+        .await
+        .unwrap()
+}
+
+/// Runs an import test once per staging method; each must keep its method (this server
+/// allows `LOAD DATA LOCAL`, so the fast path must not have fallen back).
+macro_rules! both_stage_methods {
+    ($check:ident: $load_data:ident, $insert:ident) => {
+        #[tokio::test]
+        async fn $load_data() {
+            let _shared = LOCAL_INFILE.read().await;
+            $check(StageMethod::LoadData).await;
+        }
+
+        #[tokio::test]
+        async fn $insert() {
+            let _shared = LOCAL_INFILE.read().await;
+            $check(StageMethod::Insert).await;
+        }
+    };
 }
 
 fn import_row(line: &str) -> CellImportRow {
@@ -128,11 +155,14 @@ fn import_row(line: &str) -> CellImportRow {
     }
 }
 
-#[tokio::test]
-async fn imports_insert_update_only_when_newer_and_are_idempotent() {
+both_stage_methods!(insert_update_only_when_newer_and_are_idempotent:
+    imports_insert_update_only_when_newer_and_are_idempotent,
+    inserted_stages_insert_update_only_when_newer_and_are_idempotent);
+
+async fn insert_update_only_when_newer_and_are_idempotent(stage: StageMethod) {
     let db = TestDb::new().await;
     let (_pool, mut conn) = connect(&db).await;
-    let mut import = import_conn(&db).await;
+    let mut import = import_conn(&db, stage).await;
     let shard = CellShard::for_radio(Radio::Gsm);
     let table = StationTable::Cell(shard);
     let first = vec![
@@ -177,12 +207,13 @@ async fn imports_insert_update_only_when_newer_and_are_idempotent() {
     assert_eq!(two.lat, Some(51.6));
     assert_eq!(two.modified.unwrap().unix_seconds(), 1_568_220_600);
     assert_eq!(two.created.unwrap().unix_seconds(), 1_568_220_564);
+    assert_eq!(import.stage_method(), stage);
 }
 
 #[tokio::test]
 async fn imports_refuse_rows_of_another_radio() {
     let db = TestDb::new().await;
-    let mut import = import_conn(&db).await;
+    let mut import = import_conn(&db, StageMethod::LoadData).await;
     let rows = vec![import_row("LTE,234,30,7,1,,-0.1,51.5,1,1,1,1,2,")];
     let err = import_cells(&mut import, CellShard::for_radio(Radio::Gsm), &rows)
         .await
@@ -190,11 +221,14 @@ async fn imports_refuse_rows_of_another_radio() {
     assert!(err.is_invalid());
 }
 
-#[tokio::test]
-async fn imports_store_nulls_and_exact_values_in_every_cell_table() {
+both_stage_methods!(store_nulls_and_exact_values_in_every_cell_table:
+    imports_store_nulls_and_exact_values_in_every_cell_table,
+    inserted_stages_store_nulls_and_exact_values_in_every_cell_table);
+
+async fn store_nulls_and_exact_values_in_every_cell_table(stage: StageMethod) {
     let db = TestDb::new().await;
     let (_pool, mut conn) = connect(&db).await;
-    let mut import = import_conn(&db).await;
+    let mut import = import_conn(&db, stage).await;
     // No PSC, no created time, no region; a position with many digits; NR's wide ids.
     let lines = [
         ("GSM", Radio::Gsm, 65_533u32, 65_535u64),
@@ -232,13 +266,19 @@ async fn imports_store_nulls_and_exact_values_in_every_cell_table() {
         assert_eq!(stored.samples, Some(12));
         assert_eq!(stored.modified.unwrap().unix_seconds(), 1_568_220_600);
     }
+    assert_eq!(import.stage_method(), stage);
     import.close().await.unwrap();
 }
 
-#[tokio::test]
-async fn imports_larger_than_a_chunk_count_every_row_once() {
+both_stage_methods!(larger_than_a_chunk_count_every_row_once:
+    imports_larger_than_a_chunk_count_every_row_once,
+    inserted_stages_larger_than_a_chunk_count_every_row_once);
+
+async fn larger_than_a_chunk_count_every_row_once(stage: StageMethod) {
+    // The second chunk (1 234 rows) ends with a partial INSERT group.
+    assert_ne!((IMPORT_ROWS_PER_CHUNK + 1234) % STAGE_INSERT_ROWS, 0);
     let db = TestDb::new().await;
-    let mut import = import_conn(&db).await;
+    let mut import = import_conn(&db, stage).await;
     let shard = CellShard::for_radio(Radio::Lte);
     let total = IMPORT_ROWS_PER_CHUNK + 1234;
     let row = |cid: usize, modified: u64| {
@@ -279,4 +319,88 @@ async fn imports_larger_than_a_chunk_count_every_row_once() {
     let again = import_cells(&mut import, shard, &all).await.unwrap();
     assert_eq!((again.new, again.updated), (0, 0));
     assert!(again.areas.is_empty());
+    assert_eq!(import.stage_method(), stage);
+}
+
+/// Sets the server's `local_infile` back to its value when dropped.
+struct RestoreLocalInfile {
+    url: String,
+    previous: i64,
+}
+
+impl Drop for RestoreLocalInfile {
+    fn drop(&mut self) {
+        // Drop cannot await, and may run while a panic unwinds: restore on a thread of
+        // its own with its own runtime.
+        let url = self.url.clone();
+        let previous = self.previous;
+        let restored = std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+                .block_on(async move {
+                    let mut conn = mysql_async::Conn::from_url(url).await.unwrap();
+                    conn.query_drop(format!("SET GLOBAL local_infile = {previous}"))
+                        .await
+                        .unwrap();
+                    conn.disconnect().await.unwrap();
+                })
+        })
+        .join();
+        if restored.is_err() && !std::thread::panicking() {
+            panic!("could not restore local_infile = {previous}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn imports_fall_back_to_inserts_when_the_server_refuses_load_data_local() {
+    let _exclusive = LOCAL_INFILE.write().await;
+    let db = TestDb::new().await;
+    let (_pool, mut conn) = connect(&db).await;
+    let mut server = mysql_async::Conn::from_url(db.url()).await.unwrap();
+    let previous: i64 = server
+        .query_first("SELECT @@GLOBAL.local_infile")
+        .await
+        .unwrap()
+        .unwrap();
+    let _restore = RestoreLocalInfile {
+        url: db.url().to_owned(),
+        previous,
+    };
+    server
+        .query_drop("SET GLOBAL local_infile = 0")
+        .await
+        .unwrap();
+
+    let mut import = import_conn(&db, StageMethod::LoadData).await;
+    let shard = CellShard::for_radio(Radio::Wcdma);
+    let rows: Vec<CellImportRow> = (1..=3)
+        .map(|cid| {
+            import_row(&format!(
+                "UMTS,234,30,7,{cid},,-0.1234567,51.7654321,100,2,1,1568220564,1568220600,"
+            ))
+        })
+        .collect();
+    let outcome = import_cells(&mut import, shard, &rows).await.unwrap();
+    assert_eq!((outcome.new, outcome.updated, outcome.unchanged), (3, 0, 0));
+    assert_eq!(import.stage_method(), StageMethod::Insert);
+    // The decision holds for the connection: the next call stages by INSERT directly.
+    let again = import_cells(&mut import, shard, &rows).await.unwrap();
+    assert_eq!((again.new, again.updated, again.unchanged), (0, 0, 3));
+    import.close().await.unwrap();
+
+    let key = StationKey::Cell(CellId::new(Radio::Wcdma, 234, 30, 7, 2).unwrap());
+    let stored = load_station_rows(
+        &mut conn,
+        StationTable::Cell(shard),
+        std::slice::from_ref(&key),
+    )
+    .await
+    .unwrap();
+    assert_eq!(stored[&key].lat, Some(51.7654321));
+    assert_eq!(stored[&key].lon, Some(-0.1234567));
+    assert_eq!(stored[&key].created.unwrap().unix_seconds(), 1_568_220_564);
+    server.disconnect().await.unwrap();
 }
