@@ -11,8 +11,6 @@ use ichnaea_db::cells::{
 };
 use ichnaea_db::stations::{insert_station_rows, load_station_rows};
 use ichnaea_testing::TestDb;
-use mysql_async::prelude::Queryable;
-use tokio::sync::RwLock;
 
 use crate::fixtures::*;
 
@@ -120,10 +118,6 @@ async fn wifi_pages_read_mac_tables() {
     assert_eq!(page.rows, vec![row]);
 }
 
-/// Import tests hold this for reading; the test that turns `local_infile` off
-/// server-wide holds it for writing, so no `LOAD DATA` test runs meanwhile.
-static LOCAL_INFILE: RwLock<()> = RwLock::const_new(());
-
 async fn import_conn(db: &TestDb, stage: StageMethod) -> ImportConnection {
     ImportConnection::connect_with(&db.url().into(), stage)
         .await
@@ -136,13 +130,11 @@ macro_rules! both_stage_methods {
     ($check:ident: $load_data:ident, $insert:ident) => {
         #[tokio::test]
         async fn $load_data() {
-            let _shared = LOCAL_INFILE.read().await;
             $check(StageMethod::LoadData).await;
         }
 
         #[tokio::test]
         async fn $insert() {
-            let _shared = LOCAL_INFILE.read().await;
             $check(StageMethod::Insert).await;
         }
     };
@@ -320,87 +312,4 @@ async fn larger_than_a_chunk_count_every_row_once(stage: StageMethod) {
     assert_eq!((again.new, again.updated), (0, 0));
     assert!(again.areas.is_empty());
     assert_eq!(import.stage_method(), stage);
-}
-
-/// Sets the server's `local_infile` back to its value when dropped.
-struct RestoreLocalInfile {
-    url: String,
-    previous: i64,
-}
-
-impl Drop for RestoreLocalInfile {
-    fn drop(&mut self) {
-        // Drop cannot await, and may run while a panic unwinds: restore on a thread of
-        // its own with its own runtime.
-        let url = self.url.clone();
-        let previous = self.previous;
-        let restored = std::thread::spawn(move || {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap()
-                .block_on(async move {
-                    let mut conn = mysql_async::Conn::from_url(url).await.unwrap();
-                    conn.query_drop(format!("SET GLOBAL local_infile = {previous}"))
-                        .await
-                        .unwrap();
-                    conn.disconnect().await.unwrap();
-                })
-        })
-        .join();
-        if restored.is_err() && !std::thread::panicking() {
-            panic!("could not restore local_infile = {previous}");
-        }
-    }
-}
-
-#[tokio::test]
-async fn imports_fall_back_to_inserts_when_the_server_refuses_load_data_local() {
-    let _exclusive = LOCAL_INFILE.write().await;
-    let db = TestDb::new().await;
-    let (_pool, mut conn) = connect(&db).await;
-    let mut server = mysql_async::Conn::from_url(db.url()).await.unwrap();
-    let previous: i64 = server
-        .query_first("SELECT @@GLOBAL.local_infile")
-        .await
-        .unwrap()
-        .unwrap();
-    let _restore = RestoreLocalInfile {
-        url: db.url().to_owned(),
-        previous,
-    };
-    server
-        .query_drop("SET GLOBAL local_infile = 0")
-        .await
-        .unwrap();
-
-    let mut import = import_conn(&db, StageMethod::LoadData).await;
-    let shard = CellShard::for_radio(Radio::Wcdma);
-    let rows: Vec<CellImportRow> = (1..=3)
-        .map(|cid| {
-            import_row(&format!(
-                "UMTS,234,30,7,{cid},,-0.1234567,51.7654321,100,2,1,1568220564,1568220600,"
-            ))
-        })
-        .collect();
-    let outcome = import_cells(&mut import, shard, &rows).await.unwrap();
-    assert_eq!((outcome.new, outcome.updated, outcome.unchanged), (3, 0, 0));
-    assert_eq!(import.stage_method(), StageMethod::Insert);
-    // The decision holds for the connection: the next call stages by INSERT directly.
-    let again = import_cells(&mut import, shard, &rows).await.unwrap();
-    assert_eq!((again.new, again.updated, again.unchanged), (0, 0, 3));
-    import.close().await.unwrap();
-
-    let key = StationKey::Cell(CellId::new(Radio::Wcdma, 234, 30, 7, 2).unwrap());
-    let stored = load_station_rows(
-        &mut conn,
-        StationTable::Cell(shard),
-        std::slice::from_ref(&key),
-    )
-    .await
-    .unwrap();
-    assert_eq!(stored[&key].lat, Some(51.7654321));
-    assert_eq!(stored[&key].lon, Some(-0.1234567));
-    assert_eq!(stored[&key].created.unwrap().unix_seconds(), 1_568_220_564);
-    server.disconnect().await.unwrap();
 }
