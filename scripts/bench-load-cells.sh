@@ -6,14 +6,17 @@
 # build, then loads it a second time (every row unchanged: the idempotent path), and
 # prints both timings. Needs MariaDB/MySQL at BENCH_MYSQL_URL (default
 # mysql://root@127.0.0.1:3306) and the `mariadb` or `mysql` client; drops and recreates
-# the database `ichnaea_bench_cells`.
+# the database `ichnaea_bench_cells` (or BENCH_DB).
 #
-# Usage: scripts/bench-load-cells.sh [ROWS]
+# Prints wall time, the importer's and (when the server is local) the server's CPU
+# seconds, and the load average of each load.
+#
+# Usage: scripts/bench-load-cells.sh [ROWS]   (ADMIN_BIN=path skips the build)
 set -euo pipefail
 
 ROWS="${1:-1000000}"
 SERVER="${BENCH_MYSQL_URL:-mysql://root@127.0.0.1:3306}"
-DB=ichnaea_bench_cells
+DB="${BENCH_DB:-ichnaea_bench_cells}"
 WORK="${BENCH_DIR:-/tmp/ichnaea-bench-cells}"
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 mkdir -p "$WORK"
@@ -44,11 +47,34 @@ HOSTPORT="${SERVER#mysql://}"; USERPART="${HOSTPORT%@*}"; HOSTPORT="${HOSTPORT#*
 export DB_READWRITE_URI="$SERVER/$DB"
 unset REDIS_URI
 cd "$ROOT"
-nice -n 19 cargo build --release -p ichnaea-admin
-ADMIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/ichnaea-admin"
+if [ -n "${ADMIN_BIN:-}" ]; then
+  ADMIN="$ADMIN_BIN" # a prebuilt binary, e.g. of an older commit for a before/after
+else
+  nice -n 19 cargo build --release -p ichnaea-admin
+  ADMIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/ichnaea-admin"
+fi
 "$ADMIN" migrate > /dev/null
 
+# The server's CPU seconds (user + system) when it runs on this machine: with the
+# machine shared, CPU per row is a steadier number than wall time.
+SERVER_PID=$(pgrep -x mariadbd || pgrep -x mysqld || true)
+server_cpu() {
+  if [ -n "$SERVER_PID" ]; then
+    awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$SERVER_PID/stat"
+  else
+    echo 0
+  fi
+}
+load() {
+  local before after
+  before=$(server_cpu)
+  /usr/bin/time -f "wall %e s, importer CPU %U s user + %S s system, max RSS %M KiB" \
+    "$ADMIN" load-cells "$FILE"
+  after=$(server_cpu)
+  echo "server CPU $(echo "$after - $before" | bc) s; $(uptime)"
+}
+
 echo "== first load (all new)"
-/usr/bin/time -f "wall %e s, max RSS %M KiB" "$ADMIN" load-cells "$FILE"
+load
 echo "== second load (all unchanged)"
-/usr/bin/time -f "wall %e s, max RSS %M KiB" "$ADMIN" load-cells "$FILE"
+load

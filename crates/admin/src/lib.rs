@@ -301,8 +301,8 @@ pub async fn run_with(command: Command, raw: &RawConfig, out: &mut impl Write) -
         }
         Command::LoadCells { files } => {
             let settings = Settings::from_raw(raw, &[Role::Admin])?;
-            let pool = write_pool(&settings)?;
-            load_cells::load_cells(&settings, &pool, &files, out).await?;
+            let url = write_url(&settings)?;
+            load_cells::load_cells(&settings, &url, &files, out).await?;
             Ok(())
         }
         Command::Dump(args) => {

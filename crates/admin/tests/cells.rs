@@ -77,6 +77,11 @@ async fn mls_export_loads_with_regions_areas_and_idempotence() {
         "{first}"
     );
     assert!(first.contains("queued 3 cell areas"), "{first}");
+    // This server allows LOAD DATA LOCAL (the INSERT fallback is tested in ichnaea-db).
+    assert!(
+        first.contains("  staged with LOAD DATA LOCAL INFILE\n"),
+        "{first}"
+    );
 
     let mut conn = db.conn().await;
     let cells: Vec<(u16, String, u32, Option<u32>)> = conn

@@ -13,44 +13,125 @@
 //!
 //! # Imports
 //!
-//! [`import_cells`] writes up to a few thousand parsed rows of one radio in **one**
-//! transaction of multi-row `INSERT … ON DUPLICATE KEY UPDATE` statements (1 000 rows per
-//! statement): one round trip per thousand rows is what makes a million-row import take
-//! seconds instead of minutes. The update side is guarded with
+//! [`import_cells`] writes parsed rows of one radio through an [`ImportConnection`], a
+//! plain `mysql_async` connection next to the diesel pool, because the fast path needs
+//! two things diesel cannot express: `LOAD DATA LOCAL INFILE` and a session temporary
+//! table. Measured on the 2-core benchmark machine (docs/benchmarks.md, "Cell import"),
+//! the server's CPU per row is what limits an import, and most of it is the maintenance
+//! of the cell tables' five secondary indexes, which no statement form avoids; of the
+//! rest, parsing SQL text or binding 21 parameters per row, and a separate counting
+//! `SELECT` with a 1 000-key `IN` list, were the avoidable parts. So each chunk of up to
+//! [`IMPORT_ROWS_PER_CHUNK`] rows:
+//!
+//! 1. is sorted by primary key and streamed as tab-separated text by `LOAD DATA LOCAL
+//!    INFILE` into `cell_import_stage`, a `MEMORY` temporary table private to the
+//!    connection (no SQL parsing per value, no redo log, no indexes), or, where the
+//!    server refuses that, inserted into the same table by multi-row `INSERT`s (see
+//!    "Staging without `LOAD DATA LOCAL`" below);
+//! 2. is counted by one non-locking `LEFT JOIN` of the stage against the cell table,
+//!    grouped by area: stations missing (new), older than the row (updated) or not
+//!    (unchanged), and so the areas of the new and updated ones;
+//! 3. is written by one `INSERT … SELECT … ON DUPLICATE KEY UPDATE` from the stage, in
+//!    key order, unless the count found nothing new or newer (a re-imported file then
+//!    costs only the stage and the count).
+//!
+//! Steps 2 and 3 are one transaction, retried from the start on a deadlock or lock wait
+//! timeout like the pipeline's transactions ([`crate::retry`]); the stage is not
+//! transactional and is still complete for the retry. The count takes no locks (locking
+//! reads would also gap-lock the missing keys and make parallel importers deadlock), so
+//! it is exact unless another writer changes the same cells at the same moment; the
+//! guarded upsert keeps the data right either way.
+//!
+//! The update side is guarded with
 //! `IF(modified IS NULL OR modified < VALUES(modified), VALUES(col), col)` on each column,
 //! `modified` last (MySQL evaluates the assignments left to right, so the guard must see
 //! the old `modified` until the end): an existing station is only overwritten by a newer
 //! row, so importing a file twice, or an older file after a newer one, changes nothing.
-//! Which rows are new, updated or already present is read first with a primary-key
-//! `SELECT` inside the same transaction. It takes no locks (locking reads would also
-//! gap-lock the missing keys and make parallel importers deadlock), so the counts are
-//! exact unless another writer changes the same cells at the same moment; the guarded
-//! upsert keeps the data right either way. As in the
-//! reference (`pipeline.md` §12), updates touch `psc, lat, lon, radius, samples, created,
-//! modified` only (bounding box, region and weight stay), and new rows get a one-point
-//! bounding box and the region the caller computed.
+//! As in the reference (`pipeline.md` §12), updates touch `psc, lat, lon, radius,
+//! samples, created, modified` only (bounding box, region and weight stay), and new rows
+//! get a one-point bounding box and the region the caller computed.
+//!
+//! These are the only statements outside the shard macros that name a table in SQL text:
+//! diesel has no `LOAD DATA` or `INSERT … SELECT … ON DUPLICATE KEY UPDATE` with a
+//! guard, and the names come from the closed [`CellShard`] set, never from input.
+//! `LOAD DATA LOCAL` is answered only from the buffer built for that statement (a
+//! one-shot handler on the connection); no file is ever read on the server's request.
+//! The user needs the `CREATE TEMPORARY TABLES` privilege. With statement-based binary
+//! logging MySQL flags `INSERT … SELECT … ON DUPLICATE KEY UPDATE` as unsafe; use `MIXED`
+//! or `ROW`.
+//!
+//! # Staging without `LOAD DATA LOCAL`
+//!
+//! A server only accepts `LOAD DATA LOCAL` with `local_infile = ON`: MariaDB's default, but
+//! MySQL 8 defaults to `OFF`, and an operator may turn it off for its security history
+//! (a server can ask the client for any file). `mysql_async` always offers the capability,
+//! so the refusal only shows when the statement is sent: MariaDB answers error 4166
+//! (`ER_LOAD_INFILE_CAPABILITY_DISABLED`), MySQL 8 error 3948
+//! (`ER_CLIENT_LOCAL_FILES_DISABLED`), older servers 1148 (`ER_NOT_ALLOWED_COMMAND`).
+//! On one of those the connection switches to [`StageMethod::Insert`] for good and the
+//! chunk is staged again that way: parameterised `INSERT INTO cell_import_stage VALUES
+//! (…), (…)` statements of up to [`STAGE_INSERT_ROWS`] rows (14 binds a row, well under the
+//! protocol's 65 535). Steps 2 and 3 are the same statements either way, so both paths
+//! store the same values and count the same; only the staging costs more server CPU
+//! (every value is a bound parameter, converted on its own, and each row goes through the
+//! `INSERT` machinery). The decision is made once per connection:
+//! a refused statement costs one round trip, and [`ImportConnection::stage_method`] tells
+//! the caller which path ran (`load-cells` prints it). [`ImportConnection::connect_with`]
+//! can choose the `INSERT` path from the start (tests, or a caller that already knows).
 
 use std::collections::{BTreeSet, HashMap};
+use std::fmt::Write as _;
 
 use chrono::NaiveDateTime;
-use diesel::dsl::sql;
 use diesel::prelude::*;
-use diesel::sql_types::{Datetime, Double, Nullable, SmallInt, Unsigned};
 use diesel_async::{AsyncMysqlConnection, RunQueryDsl};
+use futures::StreamExt as _;
 use ichnaea_core::cellcsv::ImportCell;
 use ichnaea_core::pipeline::RegionCode;
 use ichnaea_core::pipeline::station::StationRow;
 use ichnaea_core::shard::CellShard;
 use ichnaea_core::time::DateTime;
-use ichnaea_core::{CellAreaId, CellId};
+use ichnaea_core::{CellAreaId, CellId, Radio};
+use mysql_async::prelude::Queryable;
+use secrecy::{ExposeSecret, SecretString};
 
 use crate::convert::{StationColumns, StationSqlRow, datetime_to_sql, fit, small_code};
-use crate::error::DbError;
-use crate::retry::retry_transaction;
+use crate::error::{DbError, LockFailure};
+use crate::pool::{SESSION_SETUP, normalize_url};
+use crate::retry::{MAX_ATTEMPTS, backoff};
 use crate::shards::{StationTable, TableLayout, station_columns, with_cell_table, with_mac_table};
 
-/// Rows per import statement (a cell row binds 21 values; MySQL allows 65 535).
-pub const IMPORT_ROWS_PER_STATEMENT: usize = 1000;
+/// Rows per staged chunk and transaction of an import. The stage is a `MEMORY` table,
+/// bounded by the server's `max_heap_table_size` (16 MiB by default); a chunk of this
+/// size takes a few MiB of it.
+pub const IMPORT_ROWS_PER_CHUNK: usize = 20_000;
+
+/// Rows per `INSERT` statement when staging without `LOAD DATA LOCAL`.
+pub const STAGE_INSERT_ROWS: usize = 1000;
+
+/// The server errors that mean "`LOAD DATA LOCAL` is disabled": MariaDB 10.5+ (4166),
+/// MySQL 8 (3948), older servers (1148).
+const LOCAL_INFILE_REFUSED: [u16; 3] = [4166, 3948, 1148];
+
+/// How an [`ImportConnection`] fills its staging table (see the module documentation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum StageMethod {
+    /// `LOAD DATA LOCAL INFILE` from a buffer: the fast path, used while the server
+    /// allows it.
+    LoadData,
+    /// Multi-row `INSERT … VALUES` statements with bound values, for servers that refuse
+    /// `LOAD DATA LOCAL`.
+    Insert,
+}
+
+impl std::fmt::Display for StageMethod {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            StageMethod::LoadData => "LOAD DATA LOCAL INFILE",
+            StageMethod::Insert => "multi-row INSERT (the server refuses LOAD DATA LOCAL)",
+        })
+    }
+}
 
 /// Which rows a paged read returns.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -167,25 +248,328 @@ pub struct ImportOutcome {
     pub areas: BTreeSet<CellAreaId>,
 }
 
-/// The guarded update of one column (see the module documentation).
-fn guarded(column: &str) -> String {
+/// The staging table of an [`ImportConnection`]. `MEMORY`: a chunk is loaded, read twice
+/// and thrown away, so it needs neither durability nor indexes. The key columns are wide
+/// enough for every cell table (`cell_nr` has the widest).
+const CREATE_STAGE: &str = "CREATE TEMPORARY TABLE IF NOT EXISTS `cell_import_stage` (\
+     `cellid` varbinary(16) NOT NULL, `radio` tinyint NOT NULL, `mcc` smallint NOT NULL, \
+     `mnc` smallint NOT NULL, `lac` int unsigned NOT NULL, `cid` bigint unsigned NOT NULL, \
+     `psc` smallint NULL, `lat` double NOT NULL, `lon` double NOT NULL, \
+     `created` datetime NULL, `modified` datetime NOT NULL, `radius` int unsigned NOT NULL, \
+     `region` varchar(2) NULL, `samples` int unsigned NOT NULL) ENGINE=MEMORY";
+
+/// The columns of the stage in the order both staging paths send them.
+const STAGE_COLUMNS: &str = "`cellid`, `radio`, `mcc`, `mnc`, `lac`, `cid`, `psc`, `lat`, `lon`, \
+     `created`, `modified`, `radius`, `region`, `samples`";
+
+/// Values per staged row (the columns of [`STAGE_COLUMNS`]).
+const STAGE_ROW_VALUES: usize = 14;
+
+/// Loads one chunk (tab-separated, in the column order below, `\N` for NULL) from the
+/// connection's one-shot infile handler. The file name is ignored by the handler.
+const LOAD_STAGE: &str = "LOAD DATA LOCAL INFILE 'cell-import-chunk' INTO TABLE `cell_import_stage` \
+     CHARACTER SET latin1 FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' \
+     (@cellid, `radio`, `mcc`, `mnc`, `lac`, `cid`, `psc`, `lat`, `lon`, `created`, `modified`, \
+     `radius`, `region`, `samples`) SET `cellid` = UNHEX(@cellid)";
+
+/// A connection for [`import_cells`]: a plain `mysql_async` connection (diesel cannot
+/// send `LOAD DATA LOCAL INFILE`) with the pool's session settings and its own staging
+/// table. One per concurrent writer; close it with [`ImportConnection::close`].
+pub struct ImportConnection {
+    conn: mysql_async::Conn,
+    stage: StageMethod,
+}
+
+impl std::fmt::Debug for ImportConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ImportConnection")
+            .field("id", &self.conn.id())
+            .field("stage", &self.stage)
+            .finish()
+    }
+}
+
+impl ImportConnection {
+    /// Connects to the read-write database at `url` (the same URL forms as the pools).
+    /// Chunks are staged with `LOAD DATA LOCAL` until the server refuses it.
+    pub async fn connect(url: &SecretString) -> Result<ImportConnection, DbError> {
+        Self::connect_with(url, StageMethod::LoadData).await
+    }
+
+    /// Connects like [`ImportConnection::connect`], staging with `stage` from the start
+    /// ([`StageMethod::LoadData`] still falls back to [`StageMethod::Insert`] when refused).
+    pub async fn connect_with(
+        url: &SecretString,
+        stage: StageMethod,
+    ) -> Result<ImportConnection, DbError> {
+        let url = normalize_url(url.expose_secret())?;
+        let opts = mysql_async::Opts::from_url(&url)
+            .map_err(|e| DbError::config(format!("invalid database URL: {e}")))?;
+        let mut conn = mysql_async::Conn::new(opts).await?;
+        conn.query_drop(SESSION_SETUP).await?;
+        conn.query_drop(CREATE_STAGE).await?;
+        Ok(ImportConnection { conn, stage })
+    }
+
+    /// How this connection stages chunks now: the method it was opened with, or
+    /// [`StageMethod::Insert`] after the server refused `LOAD DATA LOCAL`.
+    pub fn stage_method(&self) -> StageMethod {
+        self.stage
+    }
+
+    /// Disconnects (the staging table goes with the session).
+    pub async fn close(self) -> Result<(), DbError> {
+        Ok(self.conn.disconnect().await?)
+    }
+}
+
+/// The guarded update of one column of `table` (see the module documentation). The
+/// target column is qualified: the `SELECT` of the insert has columns of the same names.
+fn guarded(table: &str, column: &str) -> String {
     format!(
-        "IF(`modified` IS NULL OR `modified` < VALUES(`modified`), VALUES(`{column}`), `{column}`)"
+        "`{column}` = IF(`{table}`.`modified` IS NULL OR `{table}`.`modified` < VALUES(`modified`), \
+         VALUES(`{column}`), `{table}`.`{column}`)"
     )
 }
 
-/// Imports rows of the cell table `shard` in one transaction (see the module
-/// documentation). Every row must be of `shard`'s radio. A cell given twice keeps the
-/// newer row.
+/// The statements of one cell table: the count of step 2 and the upsert of step 3.
+/// The table name comes from the closed [`CellShard`] set, never from input.
+fn table_statements(shard: CellShard) -> (String, String) {
+    let table = shard.table_name();
+    let count = format!(
+        "SELECT s.`mcc`, s.`mnc`, s.`lac`, \
+         CAST(SUM(t.`cellid` IS NULL) AS UNSIGNED), \
+         CAST(SUM(t.`cellid` IS NOT NULL AND (t.`modified` IS NULL OR t.`modified` < s.`modified`)) AS UNSIGNED), \
+         COUNT(*) \
+         FROM `cell_import_stage` s LEFT JOIN `{table}` t ON t.`cellid` = s.`cellid` \
+         GROUP BY s.`mcc`, s.`mnc`, s.`lac`"
+    );
+    // Every column except `modified` first: the guards compare against the old value.
+    let updates: Vec<String> = [
+        "psc", "lat", "lon", "radius", "samples", "created", "modified",
+    ]
+    .iter()
+    .map(|c| guarded(table, c))
+    .collect();
+    let upsert = format!(
+        "INSERT INTO `{table}` (`cellid`, `radio`, `mcc`, `mnc`, `lac`, `cid`, `psc`, `lat`, \
+         `lon`, `max_lat`, `min_lat`, `max_lon`, `min_lon`, `created`, `modified`, `radius`, \
+         `region`, `samples`) \
+         SELECT `cellid`, `radio`, `mcc`, `mnc`, `lac`, `cid`, `psc`, `lat`, `lon`, `lat`, \
+         `lat`, `lon`, `lon`, `created`, `modified`, `radius`, `region`, `samples` \
+         FROM `cell_import_stage` ORDER BY `cellid` \
+         ON DUPLICATE KEY UPDATE {}",
+        updates.join(", ")
+    );
+    (count, upsert)
+}
+
+/// One import row checked against the columns of its cell table, ready for either
+/// staging path.
+struct StageRow<'a> {
+    cellid: Vec<u8>,
+    radio: i8,
+    mcc: i16,
+    mnc: i16,
+    lac: u64,
+    cid: u64,
+    psc: Option<i16>,
+    lat: f64,
+    lon: f64,
+    created: Option<NaiveDateTime>,
+    modified: NaiveDateTime,
+    radius: u32,
+    region: Option<&'a str>,
+    samples: u32,
+}
+
+impl<'a> StageRow<'a> {
+    /// Checks every value of `row` against its column in the shard's table (a value
+    /// that does not fit is the caller's bug, as with the pipeline's writes).
+    fn new(shard: CellShard, row: &'a CellImportRow) -> Result<StageRow<'a>, DbError> {
+        let cell = &row.cell;
+        let id = cell.id;
+        // The column types of `lac` and `cid` in each table, as in `with_cell_table!`.
+        let (lac, cid) = match shard.radio() {
+            Radio::Nr => (
+                u64::from(fit::<u32>("lac", u64::from(id.lac()))?),
+                fit::<u64>("cid", id.cid())?,
+            ),
+            Radio::Gsm | Radio::Wcdma | Radio::Lte => (
+                u64::from(fit::<u16>("lac", u64::from(id.lac()))?),
+                u64::from(fit::<u32>("cid", id.cid())?),
+            ),
+        };
+        if !cell.lat.is_finite() || !cell.lon.is_finite() {
+            return Err(DbError::invalid("a position that is not a finite number"));
+        }
+        Ok(StageRow {
+            cellid: id.to_bytes(),
+            radio: id.radio().code(),
+            mcc: small_code("mcc", id.mcc())?,
+            mnc: small_code("mnc", id.mnc())?,
+            lac,
+            cid,
+            psc: cell.psc,
+            lat: cell.lat,
+            lon: cell.lon,
+            created: cell.created.map(datetime_to_sql).transpose()?,
+            modified: datetime_to_sql(cell.modified)?,
+            radius: cell.radius,
+            region: row.region.as_ref().map(RegionCode::as_str),
+            samples: cell.samples,
+        })
+    }
+
+    /// Appends the row as one line of the `LOAD DATA` text (tab-separated, `\N` for
+    /// NULL, in the order of [`STAGE_COLUMNS`]).
+    fn write_line(&self, out: &mut String) {
+        const TIME: &str = "%Y-%m-%d %H:%M:%S";
+        // Writing to a `String` cannot fail; the results are ignored for that reason only.
+        for byte in &self.cellid {
+            let _ = write!(out, "{byte:02x}");
+        }
+        let _ = write!(
+            out,
+            "\t{}\t{}\t{}\t{}\t{}\t",
+            self.radio, self.mcc, self.mnc, self.lac, self.cid
+        );
+        match self.psc {
+            Some(psc) => {
+                let _ = write!(out, "{psc}");
+            }
+            None => out.push_str("\\N"),
+        }
+        // `Display` of an `f64` is the shortest text that parses back to the same value and
+        // never uses an exponent.
+        let _ = write!(out, "\t{}\t{}\t", self.lat, self.lon);
+        match self.created {
+            Some(created) => {
+                let _ = write!(out, "{}", created.format(TIME));
+            }
+            None => out.push_str("\\N"),
+        }
+        let _ = writeln!(
+            out,
+            "\t{}\t{}\t{}\t{}",
+            self.modified.format(TIME),
+            self.radius,
+            self.region.unwrap_or("\\N"),
+            self.samples
+        );
+    }
+
+    /// Appends the row's values as the binds of one `INSERT` row (the order of
+    /// [`STAGE_COLUMNS`]).
+    fn push_values(&self, out: &mut Vec<mysql_async::Value>) {
+        use mysql_async::Value;
+        out.extend([
+            Value::Bytes(self.cellid.clone()),
+            Value::Int(i64::from(self.radio)),
+            Value::Int(i64::from(self.mcc)),
+            Value::Int(i64::from(self.mnc)),
+            Value::UInt(self.lac),
+            Value::UInt(self.cid),
+            self.psc
+                .map_or(Value::NULL, |psc| Value::Int(i64::from(psc))),
+            Value::Double(self.lat),
+            Value::Double(self.lon),
+            self.created
+                .map_or(Value::NULL, |t| Value::Bytes(sql_time_text(t))),
+            Value::Bytes(sql_time_text(self.modified)),
+            Value::UInt(u64::from(self.radius)),
+            self.region
+                .map_or(Value::NULL, |r| Value::Bytes(r.as_bytes().to_vec())),
+            Value::UInt(u64::from(self.samples)),
+        ]);
+    }
+}
+
+/// A `DATETIME` value as the text the server parses (the same text as the `LOAD DATA`
+/// path, so both store the same second).
+fn sql_time_text(time: NaiveDateTime) -> Vec<u8> {
+    time.format("%Y-%m-%d %H:%M:%S").to_string().into_bytes()
+}
+
+/// Whether a statement failed because the server does not allow `LOAD DATA LOCAL`.
+fn is_local_infile_refusal(err: &mysql_async::Error) -> bool {
+    matches!(err, mysql_async::Error::Server(e) if LOCAL_INFILE_REFUSED.contains(&e.code))
+}
+
+/// Stages rows with `LOAD DATA LOCAL INFILE`; returns the rows the server stored.
+async fn stage_by_load_data(
+    conn: &mut mysql_async::Conn,
+    rows: &[StageRow<'_>],
+) -> Result<u64, mysql_async::Error> {
+    let mut data = String::with_capacity(rows.len() * 120);
+    for row in rows {
+        row.write_line(&mut data);
+    }
+    let chunk = bytes::Bytes::from(data);
+    // A one-shot handler: it answers this statement only, whatever file name the
+    // server asks for.
+    conn.set_infile_handler(async move {
+        let stream: mysql_async::InfileData =
+            futures::stream::once(async move { Ok::<_, std::io::Error>(chunk) }).boxed();
+        Ok::<_, mysql_async::Error>(stream)
+    });
+    match conn.query_drop(LOAD_STAGE).await {
+        Ok(()) => Ok(conn.affected_rows()),
+        Err(err) => {
+            // A refused statement leaves the handler (and its chunk) unused on the
+            // connection: replace it by one that offers nothing.
+            conn.set_infile_handler(async {
+                Err::<mysql_async::InfileData, _>(mysql_async::Error::Other(
+                    "no local data is offered".into(),
+                ))
+            });
+            Err(err)
+        }
+    }
+}
+
+/// Stages rows with parameterised multi-row `INSERT`s of up to [`STAGE_INSERT_ROWS`]
+/// rows; returns the rows the server stored.
+async fn stage_by_insert(
+    conn: &mut mysql_async::Conn,
+    rows: &[StageRow<'_>],
+) -> Result<u64, mysql_async::Error> {
+    let mut staged = 0u64;
+    let mut values = Vec::with_capacity(STAGE_INSERT_ROWS.min(rows.len()) * STAGE_ROW_VALUES);
+    for group in rows.chunks(STAGE_INSERT_ROWS) {
+        // One statement text per group size: a chunk needs at most two, and the
+        // connection's statement cache prepares each once.
+        let placeholders = format!("({})", vec!["?"; STAGE_ROW_VALUES].join(", "));
+        let statement = format!(
+            "INSERT INTO `cell_import_stage` ({STAGE_COLUMNS}) VALUES {}",
+            vec![placeholders.as_str(); group.len()].join(", ")
+        );
+        values.clear();
+        for row in group {
+            row.push_values(&mut values);
+        }
+        conn.exec_drop(
+            statement,
+            mysql_async::Params::Positional(std::mem::take(&mut values)),
+        )
+        .await?;
+        staged += conn.affected_rows();
+    }
+    Ok(staged)
+}
+
+/// Imports rows of the cell table `shard` (see the module documentation). Every row must
+/// be of `shard`'s radio. A cell given twice keeps the newer row. Each chunk of
+/// [`IMPORT_ROWS_PER_CHUNK`] rows is one transaction.
 pub async fn import_cells(
-    conn: &mut AsyncMysqlConnection,
+    conn: &mut ImportConnection,
     shard: CellShard,
     rows: &[CellImportRow],
 ) -> Result<ImportOutcome, DbError> {
     if rows.iter().any(|r| r.cell.id.radio() != shard.radio()) {
         return Err(DbError::invalid("an import row of another radio"));
     }
-    // The newest row of each cell, in first-appearance order.
+    // The newest row of each cell.
     let mut index: HashMap<CellId, usize> = HashMap::with_capacity(rows.len());
     let mut unique: Vec<&CellImportRow> = Vec::with_capacity(rows.len());
     let mut duplicates = 0u64;
@@ -203,102 +587,186 @@ pub async fn import_cells(
             }
         }
     }
-    if unique.is_empty() {
-        return Ok(ImportOutcome::default());
+    // Key order: the upsert then walks each index in as few places as possible.
+    unique.sort_by_cached_key(|r| r.cell.id.to_bytes());
+    let statements = table_statements(shard);
+    let mut outcome = ImportOutcome {
+        unchanged: duplicates,
+        ..ImportOutcome::default()
+    };
+    for chunk in unique.chunks(IMPORT_ROWS_PER_CHUNK) {
+        import_chunk(conn, shard, &statements, chunk, &mut outcome).await?;
     }
-    let unique = &unique;
-    let mut outcome = retry_transaction!(conn, async |c| {
-        let mut outcome = ImportOutcome::default();
-        for chunk in unique.chunks(IMPORT_ROWS_PER_STATEMENT) {
-            import_chunk(c, shard, chunk, &mut outcome).await?;
-        }
-        Ok(outcome)
-    })?
-    .value;
-    outcome.unchanged += duplicates;
     Ok(outcome)
 }
 
+/// Stages one chunk, then counts and upserts it in one transaction, retried on lock
+/// failures.
 async fn import_chunk(
-    conn: &mut AsyncMysqlConnection,
+    import: &mut ImportConnection,
     shard: CellShard,
+    (count, upsert): &(String, String),
     rows: &[&CellImportRow],
     outcome: &mut ImportOutcome,
 ) -> Result<(), DbError> {
-    let ids: Vec<Vec<u8>> = rows.iter().map(|r| r.cell.id.to_bytes()).collect();
-    let existing: HashMap<Vec<u8>, Option<NaiveDateTime>> =
-        with_cell_table!(shard, t, _Lac, _Cid => {
-            t::table
-                .filter(t::cellid.eq_any(&ids))
-                .select((t::cellid, t::modified))
-                .load::<(Vec<u8>, Option<NaiveDateTime>)>(conn)
-                .await
-        })?
-        .into_iter()
-        .collect();
-    let mut modified = Vec::with_capacity(rows.len());
-    let mut created = Vec::with_capacity(rows.len());
-    for (row, id) in rows.iter().zip(&ids) {
-        let new_modified = datetime_to_sql(row.cell.modified)?;
-        modified.push(new_modified);
-        created.push(opt_sql_time(row.cell.created)?);
-        match existing.get(id) {
-            None => outcome.new += 1,
-            Some(old) if old.is_none_or(|old| old < new_modified) => outcome.updated += 1,
-            Some(_) => {
-                outcome.unchanged += 1;
-                continue;
+    let staged_rows: Vec<StageRow<'_>> = rows
+        .iter()
+        .map(|row| StageRow::new(shard, row))
+        .collect::<Result<_, _>>()?;
+    let conn = &mut import.conn;
+    conn.query_drop("TRUNCATE TABLE `cell_import_stage`")
+        .await?;
+    let mut staged = None;
+    if import.stage == StageMethod::LoadData {
+        match stage_by_load_data(conn, &staged_rows).await {
+            Ok(n) => staged = Some(n),
+            Err(err) if is_local_infile_refusal(&err) => {
+                let errno = match &err {
+                    mysql_async::Error::Server(e) => e.code,
+                    _ => 0,
+                };
+                tracing::info!(
+                    errno,
+                    "the server refuses LOAD DATA LOCAL; this import connection stages \
+                     cells with multi-row INSERTs instead"
+                );
+                import.stage = StageMethod::Insert;
+                // A refused statement stores nothing, but start from an empty stage.
+                conn.query_drop("TRUNCATE TABLE `cell_import_stage`")
+                    .await?;
+            }
+            Err(err) => return Err(err.into()),
+        }
+    }
+    let staged = match staged {
+        Some(n) => n,
+        None => stage_by_insert(conn, &staged_rows).await?,
+    };
+    if staged != rows.len() as u64 {
+        return Err(DbError::invalid(format!(
+            "staged {staged} of {} import rows",
+            rows.len()
+        )));
+    }
+    let mut lock_failures: Vec<LockFailure> = Vec::new();
+    loop {
+        match count_and_upsert(conn, shard, count, upsert).await {
+            Ok(chunk_outcome) => {
+                outcome.new += chunk_outcome.new;
+                outcome.updated += chunk_outcome.updated;
+                outcome.unchanged += chunk_outcome.unchanged;
+                outcome.areas.extend(chunk_outcome.areas);
+                return Ok(());
+            }
+            Err(err) => {
+                // The transaction is over either way; a failed rollback surfaces on the
+                // next statement.
+                let _ = conn.query_drop("ROLLBACK").await;
+                match err.lock_failure() {
+                    Some(failure) if lock_failures.len() + 1 < MAX_ATTEMPTS => {
+                        lock_failures.push(failure);
+                        tracing::warn!(
+                            errno = failure.errno(),
+                            attempt = lock_failures.len(),
+                            "cell import transaction failed on a lock; retrying it"
+                        );
+                        tokio::time::sleep(backoff(lock_failures.len())).await;
+                    }
+                    _ => return Err(err),
+                }
             }
         }
-        outcome.areas.insert(row.cell.id.area());
     }
-    with_cell_table!(shard, t, Lac, Cid => {
-        let mut values = Vec::with_capacity(rows.len());
-        for (i, (row, id)) in rows.iter().zip(&ids).enumerate() {
-            let cell = &row.cell;
-            let region = row.region.as_ref().map(RegionCode::as_str);
-            values.push((
-                (
-                    t::cellid.eq(id),
-                    t::radio.eq(cell.id.radio().code()),
-                    t::mcc.eq(small_code("mcc", cell.id.mcc())?),
-                    t::mnc.eq(small_code("mnc", cell.id.mnc())?),
-                    t::lac.eq(fit::<Lac>("lac", u64::from(cell.id.lac()))?),
-                    t::cid.eq(fit::<Cid>("cid", cell.id.cid())?),
-                    t::psc.eq(cell.psc),
-                    t::lat.eq(cell.lat),
-                    t::lon.eq(cell.lon),
-                    t::max_lat.eq(cell.lat),
-                    t::min_lat.eq(cell.lat),
-                    t::max_lon.eq(cell.lon),
-                    t::min_lon.eq(cell.lon),
-                ),
-                (
-                    t::created.eq(created[i]),
-                    t::modified.eq(modified[i]),
-                    t::radius.eq(cell.radius),
-                    t::region.eq(region),
-                    t::samples.eq(cell.samples),
-                ),
-            ));
+}
+
+/// Steps 2 and 3 of the module documentation on the staged chunk, in one transaction.
+async fn count_and_upsert(
+    conn: &mut mysql_async::Conn,
+    shard: CellShard,
+    count: &str,
+    upsert: &str,
+) -> Result<ImportOutcome, DbError> {
+    conn.query_drop("START TRANSACTION").await?;
+    let groups: Vec<(u16, u16, u32, u64, u64, u64)> = conn.query(count).await?;
+    let mut outcome = ImportOutcome::default();
+    for (mcc, mnc, lac, new, updated, rows) in groups {
+        outcome.new += new;
+        outcome.updated += updated;
+        outcome.unchanged += rows.saturating_sub(new + updated);
+        if new + updated > 0 {
+            let area = CellAreaId::new(shard.radio(), mcc, mnc, lac)
+                .map_err(|e| DbError::invalid(format!("a staged area: {e}")))?;
+            outcome.areas.insert(area);
         }
-        diesel::insert_into(t::table)
-            .values(values)
-            .on_conflict(diesel::dsl::DuplicatedKeys)
-            .do_update()
-            .set((
-                t::psc.eq(sql::<Nullable<SmallInt>>(&guarded("psc"))),
-                t::lat.eq(sql::<Nullable<Double>>(&guarded("lat"))),
-                t::lon.eq(sql::<Nullable<Double>>(&guarded("lon"))),
-                t::radius.eq(sql::<Nullable<Unsigned<diesel::sql_types::Integer>>>(&guarded("radius"))),
-                t::samples.eq(sql::<Nullable<Unsigned<diesel::sql_types::Integer>>>(&guarded("samples"))),
-                t::created.eq(sql::<Nullable<Datetime>>(&guarded("created"))),
-                // Last: the guards above compare against the old value.
-                t::modified.eq(sql::<Nullable<Datetime>>(&guarded("modified"))),
-            ))
-            .execute(conn)
-            .await
-            .map(|_| ())
-            .map_err(DbError::from)
-    })
+    }
+    // Nothing new or newer: the guarded upsert would change nothing, so skip its
+    // per-row work (a re-import of the same file costs only the stage and the count).
+    if outcome.new + outcome.updated > 0 {
+        conn.query_drop(upsert).await?;
+    }
+    conn.query_drop("COMMIT").await?;
+    Ok(outcome)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn server_error(code: u16) -> mysql_async::Error {
+        mysql_async::Error::Server(mysql_async::ServerError {
+            code,
+            message: String::new(),
+            state: "HY000".to_owned(),
+        })
+    }
+
+    #[test]
+    fn local_infile_refusals_of_mariadb_and_mysql_are_recognised() {
+        // MariaDB 10.5+, MySQL 8, older servers.
+        for code in [4166, 3948, 1148] {
+            assert!(is_local_infile_refusal(&server_error(code)), "{code}");
+        }
+        // A deadlock, a syntax error, a full table: real failures, not a refusal.
+        for code in [1213, 1064, 1114] {
+            assert!(!is_local_infile_refusal(&server_error(code)), "{code}");
+        }
+        assert!(!is_local_infile_refusal(&mysql_async::Error::Other(
+            "x".into()
+        )));
+    }
+
+    #[test]
+    fn both_staging_forms_carry_the_same_values() {
+        let cell = ichnaea_core::cellcsv::parse_line(
+            "NR,262,1,120003,60000000001,511,13.2855124,52.5222021,3200,102,1,,1568220600,",
+        )
+        .expect("a valid line");
+        let row = CellImportRow { cell, region: None };
+        let staged = StageRow::new(CellShard::for_radio(Radio::Nr), &row).expect("fits");
+        let mut line = String::new();
+        staged.write_line(&mut line);
+        let mut values = Vec::new();
+        staged.push_values(&mut values);
+        assert_eq!(values.len(), STAGE_ROW_VALUES);
+        let fields: Vec<&str> = line.trim_end_matches('\n').split('\t').collect();
+        assert_eq!(fields.len(), STAGE_ROW_VALUES);
+        // Same order, same values: NULL as `\N`, times as text, the key as hex.
+        use mysql_async::Value;
+        for (field, value) in fields.iter().zip(&values) {
+            match value {
+                Value::NULL => assert_eq!(*field, "\\N"),
+                Value::Bytes(b) if b.len() == staged.cellid.len() && b == &staged.cellid => {
+                    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+                    assert_eq!(*field, hex);
+                }
+                Value::Bytes(b) => assert_eq!(field.as_bytes(), b.as_slice()),
+                Value::Int(i) => assert_eq!(field.parse::<i64>().ok(), Some(*i)),
+                Value::UInt(u) => assert_eq!(field.parse::<u64>().ok(), Some(*u)),
+                Value::Double(d) => assert_eq!(field.parse::<f64>().ok(), Some(*d)),
+                other => panic!("unexpected bind {other:?}"),
+            }
+        }
+        assert_eq!(fields[6], "511");
+        assert_eq!(fields[10], "2019-09-11 16:50:00");
+    }
 }

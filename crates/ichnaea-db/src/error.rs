@@ -17,6 +17,8 @@ enum Kind {
     Unavailable(String),
     /// A query failed.
     Query(diesel::result::Error),
+    /// A statement on a plain `mysql_async` connection (the bulk cell import) failed.
+    Driver(mysql_async::Error),
     /// Applying migrations failed.
     Migration(String),
     /// The caller passed data that cannot be written (a station of another shard, a value
@@ -87,6 +89,14 @@ impl DbError {
     /// two errors are recognised by their messages, which MySQL and MariaDB share
     /// ("Deadlock found when trying to get lock; …", "Lock wait timeout exceeded; …").
     pub fn lock_failure(&self) -> Option<LockFailure> {
+        // The plain driver keeps the error number.
+        if let Kind::Driver(mysql_async::Error::Server(e)) = &self.kind {
+            return match e.code {
+                1213 => Some(LockFailure::Deadlock),
+                1205 => Some(LockFailure::LockWaitTimeout),
+                _ => None,
+            };
+        }
         let Kind::Query(diesel::result::Error::DatabaseError(_, info)) = &self.kind else {
             return None;
         };
@@ -127,6 +137,7 @@ impl DbError {
                         _
                     )
             ),
+            Kind::Driver(e) => matches!(e, mysql_async::Error::Io(_)),
             _ => false,
         }
     }
@@ -154,6 +165,7 @@ impl fmt::Display for DbError {
             Kind::Config(m) => write!(f, "database configuration: {m}"),
             Kind::Unavailable(m) => write!(f, "database unavailable: {m}"),
             Kind::Query(e) => write!(f, "database query failed: {e}"),
+            Kind::Driver(e) => write!(f, "database statement failed: {e}"),
             Kind::Migration(m) => write!(f, "migration failed: {m}"),
             Kind::Invalid(m) => write!(f, "invalid data for the database: {m}"),
         }
@@ -164,6 +176,7 @@ impl std::error::Error for DbError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match &self.kind {
             Kind::Query(e) => Some(e),
+            Kind::Driver(e) => Some(e),
             _ => None,
         }
     }
@@ -173,6 +186,14 @@ impl From<diesel::result::Error> for DbError {
     fn from(e: diesel::result::Error) -> DbError {
         DbError {
             kind: Kind::Query(e),
+        }
+    }
+}
+
+impl From<mysql_async::Error> for DbError {
+    fn from(e: mysql_async::Error) -> DbError {
+        DbError {
+            kind: Kind::Driver(e),
         }
     }
 }

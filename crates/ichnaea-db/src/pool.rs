@@ -42,7 +42,7 @@ pub type DbConn = Object<AsyncMysqlConnection>;
 /// enforced from the client side so a lenient server default cannot change behaviour.
 /// (The isolation level uses the statement form: MariaDB 10.11 and MySQL 8 disagree on the
 /// name of the variable.)
-const SESSION_SETUP: &str = "SET SESSION sql_mode = 'NO_ENGINE_SUBSTITUTION,STRICT_TRANS_TABLES', \
+pub(crate) const SESSION_SETUP: &str = "SET SESSION sql_mode = 'NO_ENGINE_SUBSTITUTION,STRICT_TRANS_TABLES', \
      SESSION innodb_strict_mode = ON; \
      SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ";
 

@@ -5,7 +5,10 @@ use ichnaea_core::pipeline::station::{StationKey, StationRow};
 use ichnaea_core::shard::{CellShard, WifiShard};
 use ichnaea_core::{CellId, Mac, Radio};
 use ichnaea_db::StationTable;
-use ichnaea_db::cells::{CellImportRow, PageFilter, import_cells, page_stations};
+use ichnaea_db::cells::{
+    CellImportRow, IMPORT_ROWS_PER_CHUNK, ImportConnection, PageFilter, STAGE_INSERT_ROWS,
+    StageMethod, import_cells, page_stations,
+};
 use ichnaea_db::stations::{insert_station_rows, load_station_rows};
 use ichnaea_testing::TestDb;
 
@@ -115,6 +118,28 @@ async fn wifi_pages_read_mac_tables() {
     assert_eq!(page.rows, vec![row]);
 }
 
+async fn import_conn(db: &TestDb, stage: StageMethod) -> ImportConnection {
+    ImportConnection::connect_with(&db.url().into(), stage)
+        .await
+        .unwrap()
+}
+
+/// Runs an import test once per staging method; each must keep its method (this server
+/// allows `LOAD DATA LOCAL`, so the fast path must not have fallen back).
+macro_rules! both_stage_methods {
+    ($check:ident: $load_data:ident, $insert:ident) => {
+        #[tokio::test]
+        async fn $load_data() {
+            $check(StageMethod::LoadData).await;
+        }
+
+        #[tokio::test]
+        async fn $insert() {
+            $check(StageMethod::Insert).await;
+        }
+    };
+}
+
 fn import_row(line: &str) -> CellImportRow {
     CellImportRow {
         cell: parse_line(line).unwrap(),
@@ -122,10 +147,14 @@ fn import_row(line: &str) -> CellImportRow {
     }
 }
 
-#[tokio::test]
-async fn imports_insert_update_only_when_newer_and_are_idempotent() {
+both_stage_methods!(insert_update_only_when_newer_and_are_idempotent:
+    imports_insert_update_only_when_newer_and_are_idempotent,
+    inserted_stages_insert_update_only_when_newer_and_are_idempotent);
+
+async fn insert_update_only_when_newer_and_are_idempotent(stage: StageMethod) {
     let db = TestDb::new().await;
     let (_pool, mut conn) = connect(&db).await;
+    let mut import = import_conn(&db, stage).await;
     let shard = CellShard::for_radio(Radio::Gsm);
     let table = StationTable::Cell(shard);
     let first = vec![
@@ -133,12 +162,12 @@ async fn imports_insert_update_only_when_newer_and_are_idempotent() {
         import_row("GSM,234,30,7,2,,-0.2,51.6,200,4,1,1568220564,1568220600,"),
         import_row("GSM,234,30,8,3,,-0.3,51.7,300,5,1,1568220564,1568220600,"),
     ];
-    let outcome = import_cells(&mut conn, shard, &first).await.unwrap();
+    let outcome = import_cells(&mut import, shard, &first).await.unwrap();
     assert_eq!((outcome.new, outcome.updated, outcome.unchanged), (3, 0, 0));
     assert_eq!(outcome.areas.len(), 2);
 
     // The same rows again: nothing changes.
-    let again = import_cells(&mut conn, shard, &first).await.unwrap();
+    let again = import_cells(&mut import, shard, &first).await.unwrap();
     assert_eq!((again.new, again.updated, again.unchanged), (0, 0, 3));
     assert!(again.areas.is_empty());
 
@@ -148,7 +177,7 @@ async fn imports_insert_update_only_when_newer_and_are_idempotent() {
         import_row("GSM,234,30,7,2,,10.0,10.0,1,1,1,1,1000,"),
         import_row("GSM,234,30,7,1,6,-0.15,51.55,1500,9,1,1568220564,1568200000,"),
     ];
-    let outcome = import_cells(&mut conn, shard, &second).await.unwrap();
+    let outcome = import_cells(&mut import, shard, &second).await.unwrap();
     assert_eq!((outcome.new, outcome.updated, outcome.unchanged), (0, 1, 2));
 
     let keys: Vec<StationKey> = [1, 2]
@@ -170,15 +199,117 @@ async fn imports_insert_update_only_when_newer_and_are_idempotent() {
     assert_eq!(two.lat, Some(51.6));
     assert_eq!(two.modified.unwrap().unix_seconds(), 1_568_220_600);
     assert_eq!(two.created.unwrap().unix_seconds(), 1_568_220_564);
+    assert_eq!(import.stage_method(), stage);
 }
 
 #[tokio::test]
 async fn imports_refuse_rows_of_another_radio() {
     let db = TestDb::new().await;
-    let (_pool, mut conn) = connect(&db).await;
+    let mut import = import_conn(&db, StageMethod::LoadData).await;
     let rows = vec![import_row("LTE,234,30,7,1,,-0.1,51.5,1,1,1,1,2,")];
-    let err = import_cells(&mut conn, CellShard::for_radio(Radio::Gsm), &rows)
+    let err = import_cells(&mut import, CellShard::for_radio(Radio::Gsm), &rows)
         .await
         .unwrap_err();
     assert!(err.is_invalid());
+}
+
+both_stage_methods!(store_nulls_and_exact_values_in_every_cell_table:
+    imports_store_nulls_and_exact_values_in_every_cell_table,
+    inserted_stages_store_nulls_and_exact_values_in_every_cell_table);
+
+async fn store_nulls_and_exact_values_in_every_cell_table(stage: StageMethod) {
+    let db = TestDb::new().await;
+    let (_pool, mut conn) = connect(&db).await;
+    let mut import = import_conn(&db, stage).await;
+    // No PSC, no created time, no region; a position with many digits; NR's wide ids.
+    let lines = [
+        ("GSM", Radio::Gsm, 65_533u32, 65_535u64),
+        ("UMTS", Radio::Wcdma, 1, 268_435_455),
+        ("LTE", Radio::Lte, 7, 268_435_455),
+        ("NR", Radio::Nr, 16_000_000, 68_719_476_735),
+    ];
+    for (name, radio, lac, cid) in lines {
+        let mut row = import_row(&format!(
+            "{name},234,30,{lac},{cid},,-0.123456789012,51.987654321098,4000,12,1,,1568220600,"
+        ));
+        row.region = None;
+        let shard = CellShard::for_radio(radio);
+        let outcome = import_cells(&mut import, shard, std::slice::from_ref(&row))
+            .await
+            .unwrap();
+        assert_eq!((outcome.new, outcome.updated, outcome.unchanged), (1, 0, 0));
+        assert_eq!(outcome.areas.len(), 1);
+        let key = StationKey::Cell(CellId::new(radio, 234, 30, lac, cid).unwrap());
+        let rows = load_station_rows(
+            &mut conn,
+            StationTable::Cell(shard),
+            std::slice::from_ref(&key),
+        )
+        .await
+        .unwrap();
+        let stored = &rows[&key];
+        assert_eq!(stored.psc, None);
+        assert_eq!(stored.created, None);
+        assert_eq!(stored.region, None);
+        assert_eq!(stored.lat, Some(51.987654321098));
+        assert_eq!(stored.lon, Some(-0.123456789012));
+        assert_eq!(stored.min_lon, Some(-0.123456789012));
+        assert_eq!(stored.radius, Some(4000));
+        assert_eq!(stored.samples, Some(12));
+        assert_eq!(stored.modified.unwrap().unix_seconds(), 1_568_220_600);
+    }
+    assert_eq!(import.stage_method(), stage);
+    import.close().await.unwrap();
+}
+
+both_stage_methods!(larger_than_a_chunk_count_every_row_once:
+    imports_larger_than_a_chunk_count_every_row_once,
+    inserted_stages_larger_than_a_chunk_count_every_row_once);
+
+async fn larger_than_a_chunk_count_every_row_once(stage: StageMethod) {
+    // The second chunk (1 234 rows) ends with a partial INSERT group.
+    assert_ne!((IMPORT_ROWS_PER_CHUNK + 1234) % STAGE_INSERT_ROWS, 0);
+    let db = TestDb::new().await;
+    let mut import = import_conn(&db, stage).await;
+    let shard = CellShard::for_radio(Radio::Lte);
+    let total = IMPORT_ROWS_PER_CHUNK + 1234;
+    let row = |cid: usize, modified: u64| {
+        import_row(&format!(
+            "LTE,262,1,{},{},,13.4,52.5,100,1,1,1500000000,{modified},",
+            cid / 1000 + 1,
+            cid + 1
+        ))
+    };
+    // Every third cell exists already, one in six of them older than the file.
+    let existing: Vec<CellImportRow> = (0..total)
+        .step_by(3)
+        .map(|cid| {
+            row(
+                cid,
+                if cid % 2 == 0 {
+                    1_500_000_000
+                } else {
+                    1_700_000_000
+                },
+            )
+        })
+        .collect();
+    let first = import_cells(&mut import, shard, &existing).await.unwrap();
+    assert_eq!(first.new, existing.len() as u64);
+    let all: Vec<CellImportRow> = (0..total).map(|cid| row(cid, 1_600_000_000)).collect();
+    let outcome = import_cells(&mut import, shard, &all).await.unwrap();
+    let older = (0..total).step_by(3).filter(|cid| cid % 2 == 0).count() as u64;
+    assert_eq!(outcome.new, (total - existing.len()) as u64);
+    assert_eq!(outcome.updated, older);
+    assert_eq!(outcome.unchanged, existing.len() as u64 - older);
+    assert_eq!(
+        outcome.new + outcome.updated + outcome.unchanged,
+        total as u64
+    );
+    // Areas of 1 000 cells each: every one has new cells.
+    assert_eq!(outcome.areas.len(), total.div_ceil(1000));
+    let again = import_cells(&mut import, shard, &all).await.unwrap();
+    assert_eq!((again.new, again.updated), (0, 0));
+    assert!(again.areas.is_empty());
+    assert_eq!(import.stage_method(), stage);
 }
