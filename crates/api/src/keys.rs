@@ -179,13 +179,8 @@ impl KeyCache {
             .try_get_with(key.to_owned(), async {
                 let pool = db.read()?;
                 let mut conn = pool.get().await?;
-                match api_key::find(&mut conn, key).await {
-                    Ok(row) => Ok::<_, DbError>(row.map(Arc::new)),
-                    Err(e) => {
-                        DbPool::discard(conn);
-                        Err(e)
-                    }
-                }
+                let found = api_key::find(&mut conn, key).await;
+                Ok::<_, DbError>(DbPool::release(conn, found)?.map(Arc::new))
             })
             .await;
         match result {

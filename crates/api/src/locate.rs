@@ -202,10 +202,7 @@ async fn load_rows(
         let pool = state.db.read()?;
         let mut conn = pool.get().await?;
         let loaded = load_with(&mut conn, query, region_areas).await;
-        if loaded.is_err() {
-            DbPool::discard(conn);
-        }
-        loaded
+        DbPool::release(conn, loaded)
     }
     .await;
     result.unwrap_or_else(|e| {

@@ -21,11 +21,7 @@ struct Version {
 pub async fn check(pool: &DbPool) -> Result<Option<String>, DbError> {
     let mut conn = pool.get().await?;
     let result = schema_version(&mut conn).await;
-    if result.is_err() {
-        // The failure may have broken the connection: never hand it out again.
-        DbPool::discard(conn);
-    }
-    result
+    DbPool::release(conn, result)
 }
 
 async fn schema_version(conn: &mut AsyncMysqlConnection) -> Result<Option<String>, DbError> {

@@ -16,8 +16,11 @@
 //! api's per-request lookups, where that round trip was a quarter of the database work of
 //! a WiFi query; it only verifies a connection that sat unused for [`READ_VERIFY_IDLE`]
 //! (long enough for a server restart or an idle timeout to have closed it), and its users
-//! [`DbPool::discard`] a connection after an error instead of returning it. Acquire timeouts are short, so a missing
-//! database turns into a quick `503` rather than piling up requests.
+//! end checkouts with [`DbPool::release`], which drops a connection after an error instead
+//! of returning it.
+//!
+//! Acquire timeouts are short, so a missing database turns into a quick `503` rather than
+//! piling up requests.
 //!
 //! Every connection runs in strict SQL mode with InnoDB strict mode and UTC, whatever the
 //! server's defaults, so behaviour is the same on MariaDB 10.11 and MySQL 8.
@@ -117,36 +120,32 @@ impl DbPool {
         let database = database_name(&url);
         let mut manager_config = ManagerConfig::default();
         manager_config.custom_setup = Box::new(|url| Box::pin(establish(url.to_owned())));
-        let mut builder = match checkout {
-            Checkout::Verified => Pool::builder(AsyncDieselConnectionManager::new_with_config(
-                url,
-                manager_config,
-            )),
-            Checkout::VerifiedAfterIdle(idle) => {
-                // The manager only checks for an open transaction; the hook adds the ping
-                // for connections that sat unused. A failed ping discards the connection
-                // and the checkout tries the next one.
-                manager_config.recycling_method = RecyclingMethod::Fast;
-                Pool::builder(AsyncDieselConnectionManager::new_with_config(
-                    url,
-                    manager_config,
-                ))
-                .pre_recycle(Hook::async_fn(
-                    move |conn: &mut AsyncMysqlConnection, metrics| {
-                        let stale = metrics.last_used() >= idle;
-                        Box::pin(async move {
-                            if stale {
-                                conn.batch_execute("SELECT 1")
-                                    .await
-                                    .map_err(|e| HookError::message(e.to_string()))?;
-                            }
-                            Ok(())
-                        })
-                    },
-                ))
-            }
-        };
-        builder = builder.max_size(config.max_size.max(1));
+        if let Checkout::VerifiedAfterIdle(_) = checkout {
+            // The manager then only checks for an open transaction; the hook below adds
+            // the ping for connections that sat unused.
+            manager_config.recycling_method = RecyclingMethod::Fast;
+        }
+        let mut builder = Pool::builder(AsyncDieselConnectionManager::new_with_config(
+            url,
+            manager_config,
+        ))
+        .max_size(config.max_size.max(1));
+        if let Checkout::VerifiedAfterIdle(idle) = checkout {
+            // A failed ping discards the connection and the checkout tries the next one.
+            builder = builder.pre_recycle(Hook::async_fn(
+                move |conn: &mut AsyncMysqlConnection, metrics| {
+                    let stale = metrics.last_used() >= idle;
+                    Box::pin(async move {
+                        if stale {
+                            conn.batch_execute("SELECT 1")
+                                .await
+                                .map_err(|e| HookError::message(e.to_string()))?;
+                        }
+                        Ok(())
+                    })
+                },
+            ));
+        }
         let pool = builder
             .wait_timeout(Some(config.timeout))
             .create_timeout(Some(config.timeout))
@@ -172,10 +171,15 @@ impl DbPool {
         }
     }
 
-    /// Drops a connection instead of returning it to the pool, after an error that may
-    /// have left it broken; the pool opens a new one when needed.
-    pub fn discard(conn: DbConn) {
-        drop(Object::take(conn));
+    /// Ends a checkout with the `result` of the work done on `conn`: a success returns
+    /// the connection to the pool; an error, which may have left it broken, drops it (the
+    /// pool opens a new one when needed). Users of the read pool must end checkouts this
+    /// way (see the module documentation).
+    pub fn release<T>(conn: DbConn, result: Result<T, DbError>) -> Result<T, DbError> {
+        if result.is_err() {
+            drop(Object::take(conn));
+        }
+        result
     }
 
     /// The pool's current state.

@@ -5,9 +5,10 @@
 //! [`load_wifi_stations`], [`load_blue_stations`] and [`load_cell_stations`] fetch the rows
 //! of a query's networks: one `SELECT … WHERE <key> IN (…)` per shard table touched, on the
 //! primary key, as a prepared statement reused across requests (`crate::in_list`). Only
-//! rows with a position are returned (`api.md` §8.4): a blocked station has none. Whether a positioned station is *currently* blocked depends on "today", so
-//! that rule stays with the locate algorithm (`Station::is_usable` in ichnaea-core), which
-//! applies it however the rows were fetched.
+//! rows with a position are returned (`api.md` §8.4): a blocked station has none. Whether
+//! a positioned station is *currently* blocked depends on "today", so that rule stays with
+//! the locate algorithm (`Station::is_usable` in ichnaea-core), which applies it however
+//! the rows were fetched.
 //!
 //! # Batch writes (write pool)
 //!
