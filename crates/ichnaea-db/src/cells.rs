@@ -98,7 +98,7 @@ use secrecy::{ExposeSecret, SecretString};
 use crate::convert::{StationColumns, StationSqlRow, datetime_to_sql, fit, small_code};
 use crate::error::{DbError, LockFailure};
 use crate::pool::{SESSION_SETUP, normalize_url};
-use crate::retry::{MAX_ATTEMPTS, backoff};
+use crate::retry::wait_to_retry;
 use crate::shards::{StationTable, TableLayout, station_columns, with_cell_table, with_mac_table};
 
 /// Rows per staged chunk and transaction of an import. The stage is a `MEMORY` table,
@@ -662,17 +662,8 @@ async fn import_chunk(
                 // The transaction is over either way; a failed rollback surfaces on the
                 // next statement.
                 let _ = conn.query_drop("ROLLBACK").await;
-                match err.lock_failure() {
-                    Some(failure) if lock_failures.len() + 1 < MAX_ATTEMPTS => {
-                        lock_failures.push(failure);
-                        tracing::warn!(
-                            errno = failure.errno(),
-                            attempt = lock_failures.len(),
-                            "cell import transaction failed on a lock; retrying it"
-                        );
-                        tokio::time::sleep(backoff(lock_failures.len())).await;
-                    }
-                    _ => return Err(err),
+                if !wait_to_retry(&err, &mut lock_failures).await {
+                    return Err(err);
                 }
             }
         }

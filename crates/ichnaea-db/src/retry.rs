@@ -19,7 +19,7 @@
 
 use std::time::Duration;
 
-use crate::error::LockFailure;
+use crate::error::{DbError, LockFailure};
 
 /// How many times a transaction is attempted at most (the reference's "max 3 tries").
 pub const MAX_ATTEMPTS: usize = 3;
@@ -64,11 +64,30 @@ impl<T> BatchStatus<T> {
 }
 
 /// The sleep after the `failures`-th lock failure.
-pub(crate) fn backoff(failures: usize) -> Duration {
+fn backoff(failures: usize) -> Duration {
     let exponent = u32::try_from(failures.saturating_sub(1))
         .unwrap_or(u32::MAX)
         .min(6);
     BACKOFF_BASE * 2u32.pow(exponent)
+}
+
+/// The policy's decision after a failed transaction (already rolled back): when `err` is
+/// a lock failure and attempts remain, records it in `lock_failures`, logs it, waits the
+/// backoff and returns `true`: run the transaction again. Otherwise returns `false`.
+pub(crate) async fn wait_to_retry(err: &DbError, lock_failures: &mut Vec<LockFailure>) -> bool {
+    match err.lock_failure() {
+        Some(failure) if lock_failures.len() + 1 < MAX_ATTEMPTS => {
+            lock_failures.push(failure);
+            tracing::warn!(
+                errno = failure.errno(),
+                attempt = lock_failures.len(),
+                "transaction failed on a lock; retrying it"
+            );
+            tokio::time::sleep(backoff(lock_failures.len())).await;
+            true
+        }
+        _ => false,
+    }
 }
 
 /// `retry_transaction!(conn, async |c| body)` runs `body` (an expression using the
@@ -97,18 +116,11 @@ macro_rules! retry_transaction {
                         lock_failures,
                     });
                 }
-                Err(err) => match err.lock_failure() {
-                    Some(failure) if lock_failures.len() + 1 < $crate::retry::MAX_ATTEMPTS => {
-                        lock_failures.push(failure);
-                        tracing::warn!(
-                            errno = failure.errno(),
-                            attempt = lock_failures.len(),
-                            "transaction failed on a lock; retrying it"
-                        );
-                        tokio::time::sleep($crate::retry::backoff(lock_failures.len())).await;
+                Err(err) => {
+                    if !$crate::retry::wait_to_retry(&err, &mut lock_failures).await {
+                        break Err(err);
                     }
-                    _ => break Err(err),
-                },
+                }
             }
         }
     }};
