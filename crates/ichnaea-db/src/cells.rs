@@ -424,7 +424,6 @@ impl<'a> StageRow<'a> {
     /// Appends the row as one line of the `LOAD DATA` text (tab-separated, `\N` for
     /// NULL, in the order of [`STAGE_COLUMNS`]).
     fn write_line(&self, out: &mut String) {
-        const TIME: &str = "%Y-%m-%d %H:%M:%S";
         // Writing to a `String` cannot fail; the results are ignored for that reason only.
         for byte in &self.cellid {
             let _ = write!(out, "{byte:02x}");
@@ -445,14 +444,14 @@ impl<'a> StageRow<'a> {
         let _ = write!(out, "\t{}\t{}\t", self.lat, self.lon);
         match self.created {
             Some(created) => {
-                let _ = write!(out, "{}", created.format(TIME));
+                let _ = write!(out, "{}", created.format(SQL_TIME));
             }
             None => out.push_str("\\N"),
         }
         let _ = writeln!(
             out,
             "\t{}\t{}\t{}\t{}",
-            self.modified.format(TIME),
+            self.modified.format(SQL_TIME),
             self.radius,
             self.region.unwrap_or("\\N"),
             self.samples
@@ -485,15 +484,22 @@ impl<'a> StageRow<'a> {
     }
 }
 
+/// The text form of a `DATETIME` value that both staging paths send.
+const SQL_TIME: &str = "%Y-%m-%d %H:%M:%S";
+
 /// A `DATETIME` value as the text the server parses (the same text as the `LOAD DATA`
 /// path, so both store the same second).
 fn sql_time_text(time: NaiveDateTime) -> Vec<u8> {
-    time.format("%Y-%m-%d %H:%M:%S").to_string().into_bytes()
+    time.format(SQL_TIME).to_string().into_bytes()
 }
 
-/// Whether a statement failed because the server does not allow `LOAD DATA LOCAL`.
-fn is_local_infile_refusal(err: &mysql_async::Error) -> bool {
-    matches!(err, mysql_async::Error::Server(e) if LOCAL_INFILE_REFUSED.contains(&e.code))
+/// The server's error number when a statement failed because the server does not allow
+/// `LOAD DATA LOCAL`.
+fn local_infile_refusal(err: &mysql_async::Error) -> Option<u16> {
+    match err {
+        mysql_async::Error::Server(e) if LOCAL_INFILE_REFUSED.contains(&e.code) => Some(e.code),
+        _ => None,
+    }
 }
 
 /// Stages rows with `LOAD DATA LOCAL INFILE`; returns the rows the server stored.
@@ -536,10 +542,10 @@ async fn stage_by_insert(
 ) -> Result<u64, mysql_async::Error> {
     let mut staged = 0u64;
     let mut values = Vec::with_capacity(STAGE_INSERT_ROWS.min(rows.len()) * STAGE_ROW_VALUES);
+    let placeholders = format!("({})", vec!["?"; STAGE_ROW_VALUES].join(", "));
     for group in rows.chunks(STAGE_INSERT_ROWS) {
         // One statement text per group size: a chunk needs at most two, and the
         // connection's statement cache prepares each once.
-        let placeholders = format!("({})", vec!["?"; STAGE_ROW_VALUES].join(", "));
         let statement = format!(
             "INSERT INTO `cell_import_stage` ({STAGE_COLUMNS}) VALUES {}",
             vec![placeholders.as_str(); group.len()].join(", ")
@@ -620,11 +626,7 @@ async fn import_chunk(
     if import.stage == StageMethod::LoadData {
         match stage_by_load_data(conn, &staged_rows).await {
             Ok(n) => staged = Some(n),
-            Err(err) if is_local_infile_refusal(&err) => {
-                let errno = match &err {
-                    mysql_async::Error::Server(e) => e.code,
-                    _ => 0,
-                };
+            Err(err) if let Some(errno) = local_infile_refusal(&err) => {
                 tracing::info!(
                     errno,
                     "the server refuses LOAD DATA LOCAL; this import connection stages \
@@ -715,15 +717,16 @@ mod tests {
     fn local_infile_refusals_of_mariadb_and_mysql_are_recognised() {
         // MariaDB 10.5+, MySQL 8, older servers.
         for code in [4166, 3948, 1148] {
-            assert!(is_local_infile_refusal(&server_error(code)), "{code}");
+            assert_eq!(local_infile_refusal(&server_error(code)), Some(code));
         }
         // A deadlock, a syntax error, a full table: real failures, not a refusal.
         for code in [1213, 1064, 1114] {
-            assert!(!is_local_infile_refusal(&server_error(code)), "{code}");
+            assert_eq!(local_infile_refusal(&server_error(code)), None, "{code}");
         }
-        assert!(!is_local_infile_refusal(&mysql_async::Error::Other(
-            "x".into()
-        )));
+        assert_eq!(
+            local_infile_refusal(&mysql_async::Error::Other("x".into())),
+            None
+        );
     }
 
     #[test]
