@@ -355,7 +355,7 @@ impl FallbackClient {
     }
 
     async fn cache_get(&self, redis: &RedisClient, keys: &[Vec<u8>]) -> Result<CacheLookup, ()> {
-        let mut conn = redis.get().await.map_err(|_| ())?;
+        let mut conn = redis.shared().await.map_err(|_| ())?;
         let values: Vec<Option<Vec<u8>>> = redis::cmd("MGET")
             .arg(keys)
             .query_async(&mut conn)
@@ -380,7 +380,7 @@ impl FallbackClient {
     ) {
         let value = cached_value(answer);
         let expire = u64::try_from(expire).unwrap_or(1).max(1);
-        let Ok(mut conn) = redis.get().await else {
+        let Ok(mut conn) = redis.shared().await else {
             return;
         };
         let mut pipe = redis::pipe();
@@ -414,7 +414,7 @@ impl FallbackClient {
         let bucket = now_unix.div_euclid(interval);
         let redis_key = format!("fallback_ratelimit:{name}:{bucket}");
         let result: Result<u64, ()> = async {
-            let mut conn = redis.get().await.map_err(|_| ())?;
+            let mut conn = redis.shared().await.map_err(|_| ())?;
             let (count,): (u64,) = redis::pipe()
                 .atomic()
                 .cmd("INCR")

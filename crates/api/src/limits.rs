@@ -53,7 +53,7 @@ pub async fn record_request(
     let ip = client_ip.map_or_else(|| "127.0.0.1".to_owned(), |ip| ip.to_string());
     let users = user_key(api, valid_key, now);
     let limit = limit_key(valid_key, path, now);
-    let mut conn = redis.get().await?;
+    let mut conn = redis.shared().await?;
     let (count,): (u64,) = redis::pipe()
         .atomic()
         .cmd("PFADD")

@@ -407,7 +407,7 @@ async fn export_query(
 
 /// `global_locate_sample_rate` from Redis: missing or not a number means 100.
 async fn global_sample_rate(state: &AppState) -> Result<f64, ApiError> {
-    let mut conn = state.redis.get().await.map_err(|e| {
+    let mut conn = state.redis.shared().await.map_err(|e| {
         tracing::warn!(error = %e, "cannot read the global locate sample rate");
         ApiError::ServiceUnavailable
     })?;

@@ -200,7 +200,7 @@ pub async fn push_once(
             invocation.arg(item.as_slice());
         }
     }
-    let mut conn = redis.get().await?;
+    let mut conn = redis.shared().await?;
     let pushed: i64 = invocation.invoke_async(&mut conn).await?;
     Ok(pushed == 1)
 }
@@ -269,7 +269,7 @@ impl DataQueue {
 
     /// Appends items atomically (all or none); returns the queue length afterwards.
     pub async fn push(&self, items: &[Vec<u8>]) -> Result<u64, RedisError> {
-        let mut conn = self.redis.get().await?;
+        let mut conn = self.redis.shared().await?;
         if items.is_empty() {
             let len: u64 = redis::cmd("LLEN")
                 .arg(&self.key)
@@ -296,7 +296,7 @@ impl DataQueue {
         max: usize,
         lease: Duration,
     ) -> Result<Option<Batch>, RedisError> {
-        let mut conn = self.redis.get().await?;
+        let mut conn = self.redis.shared().await?;
         let result: Option<(u64, u32, Vec<Vec<u8>>)> = Script::new(CLAIM_SCRIPT)
             .key(&self.key)
             .key(self.sub("since"))
@@ -327,7 +327,7 @@ impl DataQueue {
         consumer: &str,
         lease: Duration,
     ) -> Result<bool, RedisError> {
-        let mut conn = self.redis.get().await?;
+        let mut conn = self.redis.shared().await?;
         let renewed: i64 = Script::new(RENEW_SCRIPT)
             .key(self.sub("inflight"))
             .key(self.sub("owner"))
@@ -341,7 +341,7 @@ impl DataQueue {
 
     /// Acknowledges a batch: its items are deleted for good.
     pub async fn ack(&self, batch: &Batch) -> Result<(), RedisError> {
-        let mut conn = self.redis.get().await?;
+        let mut conn = self.redis.shared().await?;
         let _: i64 = Script::new(ACK_SCRIPT)
             .key(self.sub("inflight"))
             .key(self.sub("owner"))
@@ -355,7 +355,7 @@ impl DataQueue {
 
     /// Size and age of the pending items.
     pub async fn state(&self) -> Result<QueueState, RedisError> {
-        let mut conn = self.redis.get().await?;
+        let mut conn = self.redis.shared().await?;
         let (size, age_ms): (u64, i64) = Script::new(READY_SCRIPT)
             .key(&self.key)
             .key(self.sub("since"))
@@ -369,7 +369,7 @@ impl DataQueue {
 
     /// Number of claimed, unacknowledged batches.
     pub async fn inflight(&self) -> Result<u64, RedisError> {
-        let mut conn = self.redis.get().await?;
+        let mut conn = self.redis.shared().await?;
         Ok(redis::cmd("ZCARD")
             .arg(self.sub("inflight"))
             .query_async(&mut conn)
@@ -378,7 +378,7 @@ impl DataQueue {
 
     /// Number of items parked in the dead-letter list.
     pub async fn dead(&self) -> Result<u64, RedisError> {
-        let mut conn = self.redis.get().await?;
+        let mut conn = self.redis.shared().await?;
         Ok(redis::cmd("LLEN")
             .arg(self.sub("dead"))
             .query_async(&mut conn)
