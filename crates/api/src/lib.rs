@@ -27,6 +27,7 @@ pub mod locate;
 pub mod logctx;
 pub mod middleware;
 pub mod state;
+pub mod station_cache;
 pub mod submit;
 pub mod view;
 

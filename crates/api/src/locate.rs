@@ -198,25 +198,6 @@ async fn load_rows(
     if !query.has_networks() {
         return StationRows::default();
     }
-    let result: Result<StationRows, DbError> = async {
-        let pool = state.db.read()?;
-        let mut conn = pool.get().await?;
-        let loaded = load_with(&mut conn, query, region_areas).await;
-        DbPool::release(conn, loaded)
-    }
-    .await;
-    result.unwrap_or_else(|e| {
-        tracing::warn!(error = %e, "cannot load stations; answering from the other sources");
-        StationRows::default()
-    })
-}
-
-/// The station reads of [`load_rows`] on one connection.
-async fn load_with(
-    conn: &mut DbConn,
-    query: &LocateQuery,
-    region_areas: Option<&[ichnaea_core::CellAreaId]>,
-) -> Result<StationRows, DbError> {
     let blue: Vec<_> = query.blue().iter().map(|b| b.mac).collect();
     let wifi: Vec<_> = query.wifi().iter().map(|w| w.mac).collect();
     let cells: Vec<_> = query.cell().iter().map(|c| c.id).collect();
@@ -224,18 +205,79 @@ async fn load_with(
         Some(ids) => ids.to_vec(),
         None => query.cell_area().iter().map(|a| a.id).collect(),
     };
+    let cache = &state.stations;
+    let blue = cache.blue.lookup(&blue);
+    let wifi = cache.wifi.lookup(&wifi);
+    let cells = cache.cell.lookup(&cells);
+    let areas = cache.area.lookup(&areas);
+    let mut rows = StationRows {
+        blue: blue.rows,
+        wifi: wifi.rows,
+        cell: cells.rows,
+        area: areas.rows,
+    };
+    let missing = Missing {
+        blue: blue.missing,
+        wifi: wifi.missing,
+        cell: cells.missing,
+        area: areas.missing,
+    };
+    if missing.is_empty() {
+        return rows;
+    }
+    let result: Result<StationRows, DbError> = async {
+        let pool = state.db.read()?;
+        let mut conn = pool.get().await?;
+        let loaded = load_with(&mut conn, &missing).await;
+        DbPool::release(conn, loaded)
+    }
+    .await;
+    match result {
+        Ok(loaded) => {
+            cache.blue.remember(&loaded.blue);
+            cache.wifi.remember(&loaded.wifi);
+            cache.cell.remember(&loaded.cell);
+            cache.area.remember(&loaded.area);
+            rows.blue.extend(loaded.blue);
+            rows.wifi.extend(loaded.wifi);
+            rows.cell.extend(loaded.cell);
+            rows.area.extend(loaded.area);
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot load stations; answering from the other sources");
+        }
+    }
+    rows
+}
+
+/// The station identifiers a query needs that the cache did not have.
+struct Missing {
+    blue: Vec<ichnaea_core::ids::Mac>,
+    wifi: Vec<ichnaea_core::ids::Mac>,
+    cell: Vec<ichnaea_core::ids::CellId>,
+    area: Vec<ichnaea_core::CellAreaId>,
+}
+
+impl Missing {
+    fn is_empty(&self) -> bool {
+        self.blue.is_empty() && self.wifi.is_empty() && self.cell.is_empty() && self.area.is_empty()
+    }
+}
+
+/// The station reads of [`load_rows`] on one connection.
+async fn load_with(conn: &mut DbConn, missing: &Missing) -> Result<StationRows, DbError> {
     let mut rows = StationRows::default();
-    if !blue.is_empty() {
-        rows.blue = ichnaea_db::stations::load_blue_stations(conn, &blue).await?;
+    if !missing.blue.is_empty() {
+        rows.blue = ichnaea_db::stations::load_blue_stations(conn, &missing.blue).await?;
     }
-    if !wifi.is_empty() {
-        rows.wifi = ichnaea_db::stations::load_wifi_stations(conn, &wifi).await?;
+    if !missing.wifi.is_empty() {
+        rows.wifi = ichnaea_db::stations::load_wifi_stations(conn, &missing.wifi).await?;
     }
-    if !cells.is_empty() {
-        rows.cell = ichnaea_db::stations::load_cell_stations(conn, &cells).await?;
+    if !missing.cell.is_empty() {
+        rows.cell = ichnaea_db::stations::load_cell_stations(conn, &missing.cell).await?;
     }
-    if !areas.is_empty() {
-        rows.area = ichnaea_db::areas::load_area_stations(conn, &areas).await?;
+    if !missing.area.is_empty() {
+        rows.area = ichnaea_db::areas::load_area_stations(conn, &missing.area).await?;
     }
     Ok(rows)
 }

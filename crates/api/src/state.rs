@@ -13,6 +13,7 @@ use ichnaea_runtime::{DataQueue, GeoIp, Metrics, RedisClient, Settings};
 
 use crate::fallback::FallbackClient;
 use crate::keys::KeyCache;
+use crate::station_cache::StationCache;
 
 /// Everything a request handler may need.
 #[derive(Clone)]
@@ -27,6 +28,8 @@ pub struct AppState {
     pub geocoder: Geocoder,
     /// The API key cache.
     pub keys: KeyCache,
+    /// Station rows recently read by locate.
+    pub stations: StationCache,
     /// The client of external fallback providers.
     pub fallback: FallbackClient,
     /// The `update_incoming` queue that submissions and sampled queries go to.
@@ -72,6 +75,10 @@ impl AppState {
             geoip,
             geocoder: Geocoder::new()?,
             keys: KeyCache::new(),
+            stations: StationCache::new(
+                settings.api.locate_cache_entries,
+                settings.api.locate_cache_ttl,
+            ),
             fallback: FallbackClient::new()?,
             metrics,
             version: Arc::new(version),

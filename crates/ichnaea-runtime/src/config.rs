@@ -240,6 +240,16 @@ pub const VARS: &[VarSpec] = &[
         "Address ichnaea-api listens on (also --bind).",
     ),
     var(
+        "LOCATE_CACHE_ENTRIES",
+        Some("100000"),
+        "Stations (found or not) the api keeps in memory for locate; 0 turns the cache off.",
+    ),
+    var(
+        "LOCATE_CACHE_TTL_SECS",
+        Some("60"),
+        "How long the api may answer from a cached station row before reading it again.",
+    ),
+    var(
         "ICHNAEA_API_WORKERS",
         None,
         "HTTP worker threads of ichnaea-api; unset uses one per CPU core.",
@@ -586,6 +596,10 @@ pub struct ApiSettings {
     pub workers: Option<usize>,
     /// `ICHNAEA_VERSION_FILE`.
     pub version_file: PathBuf,
+    /// `LOCATE_CACHE_ENTRIES`: 0 turns the locate station cache off.
+    pub locate_cache_entries: u64,
+    /// `LOCATE_CACHE_TTL_SECS`.
+    pub locate_cache_ttl: Duration,
 }
 
 /// The complete, validated configuration of a process.
@@ -721,6 +735,12 @@ impl Settings {
             version_file: PathBuf::from(
                 p.string("ICHNAEA_VERSION_FILE")
                     .unwrap_or_else(|| "version.json".into()),
+            ),
+            locate_cache_entries: p
+                .number("LOCATE_CACHE_ENTRIES", 0, 100_000_000)
+                .unwrap_or(100_000),
+            locate_cache_ttl: Duration::from_secs(
+                p.number("LOCATE_CACHE_TTL_SECS", 1, 86_400).unwrap_or(60),
             ),
         };
 
@@ -897,6 +917,8 @@ mod tests {
                 ("ICHNAEA_API_BIND", "0.0.0.0:8080"),
                 ("ICHNAEA_API_WORKERS", "4"),
                 ("ICHNAEA_VERSION_FILE", "/app/version.json"),
+                ("LOCATE_CACHE_ENTRIES", "0"),
+                ("LOCATE_CACHE_TTL_SECS", "5"),
             ],
             &Role::ALL,
         )
@@ -950,6 +972,8 @@ mod tests {
         );
         assert_eq!(s.api.bind.to_string(), "0.0.0.0:8080");
         assert_eq!(s.api.workers, Some(4));
+        assert_eq!(s.api.locate_cache_entries, 0);
+        assert_eq!(s.api.locate_cache_ttl, Duration::from_secs(5));
         assert_eq!(s.api.version_file, PathBuf::from("/app/version.json"));
     }
 

@@ -35,6 +35,7 @@ pub fn state(db_url: &str, redis_url: &str, geoip: GeoIp) -> AppState {
     };
     let redis =
         RedisClient::new(&redis_url.to_owned().into(), 4, Duration::from_millis(500)).unwrap();
+    let settings = settings();
     AppState {
         db: DbPools::new(Some(&read), None).unwrap(),
         incoming: DataQueue::new(redis.clone(), &QueueName::UpdateIncoming),
@@ -42,12 +43,16 @@ pub fn state(db_url: &str, redis_url: &str, geoip: GeoIp) -> AppState {
         geoip,
         geocoder: ichnaea_geocode::Geocoder::new().unwrap(),
         keys: ichnaea_api::keys::KeyCache::new(),
+        stations: ichnaea_api::station_cache::StationCache::new(
+            settings.api.locate_cache_entries,
+            settings.api.locate_cache_ttl,
+        ),
         fallback: ichnaea_api::fallback::FallbackClient::new().unwrap(),
         metrics: Metrics::noop(),
         version: Arc::new(serde_json::json!({
             "source": "ichnaea-rs", "version": "1.2.3", "commit": "abc", "build": "ci"
         })),
-        settings: Arc::new(settings()),
+        settings: Arc::new(settings),
     }
 }
 

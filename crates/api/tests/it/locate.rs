@@ -428,3 +428,89 @@ async fn locate_metrics_use_key_labels() {
         "the internal source did not run: {lines:#?}"
     );
 }
+
+/// Known stations are answered from the api's cache for `LOCATE_CACHE_TTL_SECS` (a
+/// change in MySQL shows only after that); networks MySQL did not know are asked for
+/// again, so stations the pipeline just wrote are used at once. A cache of size 0 reads
+/// MySQL every time.
+#[actix_web::test]
+async fn known_stations_are_cached_and_new_ones_found_at_once() {
+    use mysql_async::prelude::Queryable;
+
+    let db = TestDb::new().await;
+    let redis = TestRedis::new().await;
+    add_key(&db, "test", |r| r.store_sample_locate = Some(0)).await;
+    let known = [mac("a82066000011"), mac("a82066000012")];
+    let new = [mac("a82066000013"), mac("a82066000014")];
+    for (i, m) in known.iter().enumerate() {
+        add_stations(
+            &db,
+            StationTable::Wifi(WifiShard::for_mac(m)),
+            &[station(StationKey::Mac(*m), 51.5 + 0.0001 * i as f64, -0.1)],
+        )
+        .await;
+    }
+    let query = |macs: &[Mac]| {
+        let aps: Vec<Value> = macs
+            .iter()
+            .map(|m| {
+                let hex: String = m.as_bytes().iter().map(|b| format!("{b:02x}")).collect();
+                json!({"macAddress": hex})
+            })
+            .collect();
+        json!({"considerIp": false, "wifiAccessPoints": aps})
+    };
+    let lat = |body: &Value| body["location"]["lat"].as_f64().unwrap();
+    let (geo, _dir) = geoip(10);
+    let cached = test::init_service(build_app(state(&db.url(), &redis.url(), geo))).await;
+    let (geo, _dir2) = geoip(10);
+    let mut uncached_state = state(&db.url(), &redis.url(), geo);
+    uncached_state.stations =
+        ichnaea_api::station_cache::StationCache::new(0, std::time::Duration::from_secs(60));
+    let uncached = test::init_service(build_app(uncached_state)).await;
+
+    let (status, body) = post(&cached, "/v1/geolocate?key=test", query(&known)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!((lat(&body) - 51.5).abs() < 0.001, "{body}");
+    let (status, _) = post(&cached, "/v1/geolocate?key=test", query(&new)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // Behind the api's back: the known stations move to Paris, the new ones appear there.
+    let mut conn = db.conn().await;
+    for m in &known {
+        conn.exec_drop(
+            format!(
+                "UPDATE {} SET lat = 48.85, lon = 2.35, max_lat = 48.85, min_lat = 48.85, \
+                 max_lon = 2.35, min_lon = 2.35 WHERE mac = ?",
+                WifiShard::for_mac(m).table_name()
+            ),
+            (m.as_bytes().to_vec(),),
+        )
+        .await
+        .unwrap();
+    }
+    for (i, m) in new.iter().enumerate() {
+        add_stations(
+            &db,
+            StationTable::Wifi(WifiShard::for_mac(m)),
+            &[station(
+                StationKey::Mac(*m),
+                48.86 + 0.0001 * i as f64,
+                2.35,
+            )],
+        )
+        .await;
+    }
+
+    // The cached rows still say London; the new stations are found at once.
+    let (status, body) = post(&cached, "/v1/geolocate?key=test", query(&known)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!((lat(&body) - 51.5).abs() < 0.001, "{body}");
+    let (status, body) = post(&cached, "/v1/geolocate?key=test", query(&new)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!((lat(&body) - 48.86).abs() < 0.001, "{body}");
+    // Without a cache the move shows at once.
+    let (status, body) = post(&uncached, "/v1/geolocate?key=test", query(&known)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!((lat(&body) - 48.85).abs() < 0.001, "{body}");
+}

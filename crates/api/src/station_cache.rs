@@ -1,0 +1,197 @@
+//! An in-process cache of the station rows that locate reads.
+//!
+//! A locate request costs one `SELECT` per shard table it touches, and the profile showed
+//! those round trips (and MariaDB's work per statement) as the largest cost of a WiFi or
+//! cell query. Clients ask again and again from the same places, so the api keeps the rows
+//! it read for `LOCATE_CACHE_TTL_SECS`, in a bounded cache of `LOCATE_CACHE_ENTRIES`
+//! entries per kind of station, shared by all worker threads.
+//!
+//! Only rows are cached, not the absence of one: a network the database does not know is
+//! asked for again on every query, so a station the pipeline has just created is
+//! locatable at once (a contributor checking their own submission sees it). The price is
+//! staleness of known stations: a move, a new average or a block reaches locate up to one
+//! TTL later, which is small against the time the pipeline takes to make such changes.
+//! Blocking rules are applied at query time to the cached row, so a temporary block
+//! that has run out is honoured without a reload. The reference has no such cache
+//! (docs/ARCHITECTURE.md lists it among the deliberate differences).
+
+use std::hash::Hash;
+use std::time::Duration;
+
+use ichnaea_core::ids::{CellAreaId, CellId, Mac};
+use ichnaea_core::locate::station::{AreaStation, CellStation, MacStation};
+use moka::sync::Cache;
+
+/// A row the cache can hold, keyed by its identifier.
+pub trait Cached: Clone + Send + Sync + 'static {
+    /// The row's identifier.
+    type Id: Copy + Eq + Hash + Send + Sync + 'static;
+    /// The identifier of a row.
+    fn id(&self) -> Self::Id;
+}
+
+impl Cached for MacStation {
+    type Id = Mac;
+    fn id(&self) -> Mac {
+        self.id
+    }
+}
+
+impl Cached for CellStation {
+    type Id = CellId;
+    fn id(&self) -> CellId {
+        self.id
+    }
+}
+
+impl Cached for AreaStation {
+    type Id = CellAreaId;
+    fn id(&self) -> CellAreaId {
+        self.id
+    }
+}
+
+/// The cache of one kind of station, by identifier. Cheap to clone (clones share the
+/// entries).
+#[derive(Clone)]
+pub struct KindCache<R: Cached> {
+    cache: Option<Cache<R::Id, R>>,
+}
+
+/// The station caches of locate, one per kind of station; cheap to clone.
+#[derive(Clone)]
+pub struct StationCache {
+    /// `wifi_shard_*` rows.
+    pub wifi: KindCache<MacStation>,
+    /// `blue_shard_*` rows.
+    pub blue: KindCache<MacStation>,
+    /// Cell table rows.
+    pub cell: KindCache<CellStation>,
+    /// `cell_area` rows.
+    pub area: KindCache<AreaStation>,
+}
+
+impl StationCache {
+    /// Caches of at most `entries` entries per kind, each kept `ttl`; `entries == 0`
+    /// caches nothing.
+    pub fn new(entries: u64, ttl: Duration) -> StationCache {
+        StationCache {
+            wifi: KindCache::new(entries, ttl),
+            blue: KindCache::new(entries, ttl),
+            cell: KindCache::new(entries, ttl),
+            area: KindCache::new(entries, ttl),
+        }
+    }
+}
+
+/// The outcome of looking a query's identifiers up: the rows known from the cache and
+/// the identifiers that must be read from the database.
+#[derive(Debug)]
+pub struct Lookup<R: Cached> {
+    /// Cached rows.
+    pub rows: Vec<R>,
+    /// Identifiers not in the cache.
+    pub missing: Vec<R::Id>,
+}
+
+impl<R: Cached> KindCache<R> {
+    /// A cache of at most `entries` entries, each kept `ttl`; `entries == 0` caches
+    /// nothing.
+    pub fn new(entries: u64, ttl: Duration) -> KindCache<R> {
+        KindCache {
+            cache: (entries > 0).then(|| {
+                Cache::builder()
+                    .max_capacity(entries)
+                    .time_to_live(ttl)
+                    .build()
+            }),
+        }
+    }
+
+    /// Splits `ids` into cached rows and identifiers to load.
+    pub fn lookup(&self, ids: &[R::Id]) -> Lookup<R> {
+        let Some(cache) = &self.cache else {
+            return Lookup {
+                rows: Vec::new(),
+                missing: ids.to_vec(),
+            };
+        };
+        let mut rows = Vec::new();
+        let mut missing = Vec::new();
+        for id in ids {
+            match cache.get(id) {
+                Some(row) => rows.push(row),
+                None => missing.push(*id),
+            }
+        }
+        Lookup { rows, missing }
+    }
+
+    /// Remembers rows the database returned.
+    pub fn remember(&self, loaded: &[R]) {
+        let Some(cache) = &self.cache else {
+            return;
+        };
+        for row in loaded {
+            cache.insert(row.id(), row.clone());
+        }
+    }
+
+    /// Entries currently held (for tests).
+    pub fn len(&self) -> u64 {
+        self.cache.as_ref().map_or(0, |c| {
+            c.run_pending_tasks();
+            c.entry_count()
+        })
+    }
+
+    /// True when nothing is cached.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ichnaea_core::time::DateTime;
+
+    fn mac(n: u8) -> Mac {
+        Mac::from_bytes(&[0x02, 0, 0, 0, 0, n]).unwrap()
+    }
+
+    #[test]
+    fn remembers_rows_but_not_unknown_networks_per_kind() {
+        let cache = StationCache::new(100, Duration::from_secs(60));
+        let known = MacStation::new(mac(1), 51.0, 0.0, DateTime::from_unix_seconds(0));
+        let first = cache.wifi.lookup(&[mac(1), mac(2)]);
+        assert!(first.rows.is_empty());
+        assert_eq!(first.missing, vec![mac(1), mac(2)]);
+        cache.wifi.remember(std::slice::from_ref(&known));
+
+        let again = cache.wifi.lookup(&[mac(1), mac(2)]);
+        assert_eq!(again.rows, vec![known]);
+        assert_eq!(
+            again.missing,
+            vec![mac(2)],
+            "an unknown network is asked for again"
+        );
+        // The same MAC as a Bluetooth beacon is a different station.
+        assert_eq!(cache.blue.lookup(&[mac(1)]).missing, vec![mac(1)]);
+    }
+
+    #[test]
+    fn entries_expire_and_a_zero_size_caches_nothing() {
+        let row = MacStation::new(mac(1), 51.0, 0.0, DateTime::from_unix_seconds(0));
+        let cache = KindCache::<MacStation>::new(100, Duration::from_millis(50));
+        cache.remember(std::slice::from_ref(&row));
+        assert!(cache.lookup(&[mac(1)]).missing.is_empty());
+        std::thread::sleep(Duration::from_millis(120));
+        assert_eq!(cache.lookup(&[mac(1)]).missing, vec![mac(1)]);
+
+        let off = KindCache::<MacStation>::new(0, Duration::from_secs(60));
+        off.remember(std::slice::from_ref(&row));
+        assert_eq!(off.lookup(&[mac(1)]).missing, vec![mac(1)]);
+        assert!(off.is_empty());
+    }
+}
