@@ -3,8 +3,9 @@
 //! A locate request costs one `SELECT` per shard table it touches, and the profile showed
 //! those round trips (and MariaDB's work per statement) as the largest cost of a WiFi or
 //! cell query. Clients ask again and again from the same places, so the api keeps the rows
-//! it read for `LOCATE_CACHE_TTL_SECS`, in a bounded cache of `LOCATE_CACHE_ENTRIES`
-//! entries per kind of station, shared by all worker threads.
+//! it read for `LOCATE_CACHE_TTL_SECS`, in one bounded cache of `LOCATE_CACHE_ENTRIES`
+//! rows of any kind, shared by all worker threads. An entry costs about half a kilobyte
+//! (the row and moka's bookkeeping), so the default 50 000 entries stay near 25 MiB.
 //!
 //! Only rows are cached, not the absence of one: a network the database does not know is
 //! asked for again on every query, so a station the pipeline has just created is
@@ -22,18 +23,55 @@ use ichnaea_core::ids::{CellAreaId, CellId, Mac};
 use ichnaea_core::locate::station::{AreaStation, CellStation, MacStation};
 use moka::sync::Cache;
 
-/// A row the cache can hold, keyed by its identifier.
+/// The key of a cache entry: the kind of station and its identifier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CacheKey {
+    /// A WiFi access point.
+    Wifi(Mac),
+    /// A Bluetooth beacon.
+    Blue(Mac),
+    /// A cell.
+    Cell(CellId),
+    /// A cell area.
+    Area(CellAreaId),
+}
+
+/// A cached row.
+#[derive(Debug, Clone)]
+pub enum CacheEntry {
+    /// A WiFi or Bluetooth row.
+    Mac(MacStation),
+    /// A cell row.
+    Cell(CellStation),
+    /// A cell area row.
+    Area(AreaStation),
+}
+
+/// A row the cache can hold.
 pub trait Cached: Clone + Send + Sync + 'static {
     /// The row's identifier.
     type Id: Copy + Eq + Hash + Send + Sync + 'static;
     /// The identifier of a row.
     fn id(&self) -> Self::Id;
+    /// The row as a cache entry.
+    fn into_entry(self) -> CacheEntry;
+    /// The row of a cache entry, if it is of this kind.
+    fn from_entry(entry: CacheEntry) -> Option<Self>;
 }
 
 impl Cached for MacStation {
     type Id = Mac;
     fn id(&self) -> Mac {
         self.id
+    }
+    fn into_entry(self) -> CacheEntry {
+        CacheEntry::Mac(self)
+    }
+    fn from_entry(entry: CacheEntry) -> Option<Self> {
+        match entry {
+            CacheEntry::Mac(row) => Some(row),
+            _ => None,
+        }
     }
 }
 
@@ -42,6 +80,15 @@ impl Cached for CellStation {
     fn id(&self) -> CellId {
         self.id
     }
+    fn into_entry(self) -> CacheEntry {
+        CacheEntry::Cell(self)
+    }
+    fn from_entry(entry: CacheEntry) -> Option<Self> {
+        match entry {
+            CacheEntry::Cell(row) => Some(row),
+            _ => None,
+        }
+    }
 }
 
 impl Cached for AreaStation {
@@ -49,16 +96,26 @@ impl Cached for AreaStation {
     fn id(&self) -> CellAreaId {
         self.id
     }
+    fn into_entry(self) -> CacheEntry {
+        CacheEntry::Area(self)
+    }
+    fn from_entry(entry: CacheEntry) -> Option<Self> {
+        match entry {
+            CacheEntry::Area(row) => Some(row),
+            _ => None,
+        }
+    }
 }
 
-/// The cache of one kind of station, by identifier. Cheap to clone (clones share the
-/// entries).
+/// One kind of station's view of the shared cache. Cheap to clone.
 #[derive(Clone)]
 pub struct KindCache<R: Cached> {
-    cache: Option<Cache<R::Id, R>>,
+    cache: Option<Cache<CacheKey, CacheEntry>>,
+    key: fn(R::Id) -> CacheKey,
 }
 
-/// The station caches of locate, one per kind of station; cheap to clone.
+/// The station cache of locate, with a view per kind of station; cheap to clone (clones
+/// share the entries).
 #[derive(Clone)]
 pub struct StationCache {
     /// `wifi_shard_*` rows.
@@ -72,14 +129,32 @@ pub struct StationCache {
 }
 
 impl StationCache {
-    /// Caches of at most `entries` entries per kind, each kept `ttl`; `entries == 0`
-    /// caches nothing.
+    /// A cache of at most `entries` rows in all, each kept `ttl`; `entries == 0` caches
+    /// nothing.
     pub fn new(entries: u64, ttl: Duration) -> StationCache {
+        let cache = (entries > 0).then(|| {
+            Cache::builder()
+                .max_capacity(entries)
+                .time_to_live(ttl)
+                .build()
+        });
         StationCache {
-            wifi: KindCache::new(entries, ttl),
-            blue: KindCache::new(entries, ttl),
-            cell: KindCache::new(entries, ttl),
-            area: KindCache::new(entries, ttl),
+            wifi: KindCache {
+                cache: cache.clone(),
+                key: CacheKey::Wifi,
+            },
+            blue: KindCache {
+                cache: cache.clone(),
+                key: CacheKey::Blue,
+            },
+            cell: KindCache {
+                cache: cache.clone(),
+                key: CacheKey::Cell,
+            },
+            area: KindCache {
+                cache,
+                key: CacheKey::Area,
+            },
         }
     }
 }
@@ -95,19 +170,6 @@ pub struct Lookup<R: Cached> {
 }
 
 impl<R: Cached> KindCache<R> {
-    /// A cache of at most `entries` entries, each kept `ttl`; `entries == 0` caches
-    /// nothing.
-    pub fn new(entries: u64, ttl: Duration) -> KindCache<R> {
-        KindCache {
-            cache: (entries > 0).then(|| {
-                Cache::builder()
-                    .max_capacity(entries)
-                    .time_to_live(ttl)
-                    .build()
-            }),
-        }
-    }
-
     /// Splits `ids` into cached rows and identifiers to load.
     pub fn lookup(&self, ids: &[R::Id]) -> Lookup<R> {
         let Some(cache) = &self.cache else {
@@ -119,7 +181,7 @@ impl<R: Cached> KindCache<R> {
         let mut rows = Vec::new();
         let mut missing = Vec::new();
         for id in ids {
-            match cache.get(id) {
+            match cache.get(&(self.key)(*id)).and_then(R::from_entry) {
                 Some(row) => rows.push(row),
                 None => missing.push(*id),
             }
@@ -133,11 +195,11 @@ impl<R: Cached> KindCache<R> {
             return;
         };
         for row in loaded {
-            cache.insert(row.id(), row.clone());
+            cache.insert((self.key)(row.id()), row.clone().into_entry());
         }
     }
 
-    /// Entries currently held (for tests).
+    /// Entries currently held, of all kinds (for tests).
     pub fn len(&self) -> u64 {
         self.cache.as_ref().map_or(0, |c| {
             c.run_pending_tasks();
@@ -183,13 +245,13 @@ mod tests {
     #[test]
     fn entries_expire_and_a_zero_size_caches_nothing() {
         let row = MacStation::new(mac(1), 51.0, 0.0, DateTime::from_unix_seconds(0));
-        let cache = KindCache::<MacStation>::new(100, Duration::from_millis(50));
+        let cache = StationCache::new(100, Duration::from_millis(50)).wifi;
         cache.remember(std::slice::from_ref(&row));
         assert!(cache.lookup(&[mac(1)]).missing.is_empty());
         std::thread::sleep(Duration::from_millis(120));
         assert_eq!(cache.lookup(&[mac(1)]).missing, vec![mac(1)]);
 
-        let off = KindCache::<MacStation>::new(0, Duration::from_secs(60));
+        let off = StationCache::new(0, Duration::from_secs(60)).wifi;
         off.remember(std::slice::from_ref(&row));
         assert_eq!(off.lookup(&[mac(1)]).missing, vec![mac(1)]);
         assert!(off.is_empty());

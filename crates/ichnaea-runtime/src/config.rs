@@ -241,8 +241,8 @@ pub const VARS: &[VarSpec] = &[
     ),
     var(
         "LOCATE_CACHE_ENTRIES",
-        Some("100000"),
-        "Stations (found or not) the api keeps in memory for locate; 0 turns the cache off.",
+        Some("50000"),
+        "Station rows the api keeps in memory for locate (all kinds together); 0 turns the cache off.",
     ),
     var(
         "LOCATE_CACHE_TTL_SECS",
@@ -738,7 +738,7 @@ impl Settings {
             ),
             locate_cache_entries: p
                 .number("LOCATE_CACHE_ENTRIES", 0, 100_000_000)
-                .unwrap_or(100_000),
+                .unwrap_or(50_000),
             locate_cache_ttl: Duration::from_secs(
                 p.number("LOCATE_CACHE_TTL_SECS", 1, 86_400).unwrap_or(60),
             ),
