@@ -2,6 +2,7 @@
 
 pub mod config;
 pub mod geoip;
+pub mod gzip;
 pub mod object_store;
 pub mod queue;
 pub mod redis;

@@ -395,19 +395,14 @@ fn lease_ms(lease: Duration) -> u64 {
 /// submitted report on the request path, where level 6 cost several times the CPU for
 /// a few percent less Redis memory; the format (and the decoder) are the same.
 pub fn encode_json_gzip<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, RedisError> {
-    use std::io::Write;
     let json = serde_json::to_vec(value).map_err(|e| RedisError::Data(e.to_string()))?;
-    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    encoder
-        .write_all(&json)
-        .and_then(|_| encoder.finish())
-        .map_err(|e| RedisError::Data(e.to_string()))
+    crate::gzip::compress_fast(&json).map_err(|e| RedisError::Data(e.to_string()))
 }
 
-/// Decodes an item written by [`encode_json_gzip`].
+/// Decodes an item written by [`encode_json_gzip`] (or any gzip-compressed JSON).
 pub fn decode_json_gzip<T: serde::de::DeserializeOwned>(item: &[u8]) -> Result<T, RedisError> {
-    let decoder = flate2::read::GzDecoder::new(item);
-    serde_json::from_reader(decoder).map_err(|e| RedisError::Data(e.to_string()))
+    let json = crate::gzip::decompress(item).map_err(|e| RedisError::Data(e.to_string()))?;
+    serde_json::from_slice(&json).map_err(|e| RedisError::Data(e.to_string()))
 }
 
 #[cfg(test)]
