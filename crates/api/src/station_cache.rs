@@ -4,8 +4,15 @@
 //! those round trips (and MariaDB's work per statement) as the largest cost of a WiFi or
 //! cell query. Clients ask again and again from the same places, so the api keeps the rows
 //! it read for `LOCATE_CACHE_TTL_SECS`, in one bounded cache of `LOCATE_CACHE_ENTRIES`
-//! rows of any kind, shared by all worker threads. An entry costs about half a kilobyte
-//! (the row and moka's bookkeeping), so the default 50 000 entries stay near 25 MiB.
+//! rows of any kind, shared by all worker threads.
+//!
+//! The cache is a plain sharded map with first-in, first-out eviction rather than moka
+//! (which the api uses for its key cache). moka's admission policy turns away rows seen
+//! only once while the cache is full, so a new working set (clients moving into another
+//! area, or the benchmark's next scenario) found no room; and its per-entry bookkeeping
+//! cost as much memory as the row itself. Here an entry costs about 300 bytes (the
+//! 176-byte row in a hash table, its key in the eviction ring, the region text); eviction
+//! is by insertion order, and expiry is checked on read.
 //!
 //! Only rows are cached, not the absence of one: a network the database does not know is
 //! asked for again on every query, so a station the pipeline has just created is
@@ -16,12 +23,107 @@
 //! that has run out is honoured without a reload. The reference has no such cache
 //! (docs/ARCHITECTURE.md lists it among the deliberate differences).
 
-use std::hash::Hash;
-use std::time::Duration;
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hash, RandomState};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use ichnaea_core::ids::{CellAreaId, CellId, Mac};
 use ichnaea_core::locate::station::{AreaStation, CellStation, MacStation};
-use moka::sync::Cache;
+
+/// Independent parts of the cache, each with its own lock.
+const SHARDS: usize = 16;
+
+/// The entries, in [`SHARDS`] locked parts.
+struct Store {
+    shards: Box<[Mutex<Shard>]>,
+    /// Entries per shard.
+    per_shard: usize,
+    ttl: Duration,
+    epoch: Instant,
+    hasher: RandomState,
+}
+
+/// One part of the cache: the entries, and their keys in insertion order for eviction.
+struct Shard {
+    map: HashMap<CacheKey, Slot>,
+    ring: Vec<CacheKey>,
+    /// The ring position to evict next once the ring is full.
+    hand: usize,
+}
+
+/// A row and when it was stored (milliseconds since the cache's epoch).
+struct Slot {
+    entry: CacheEntry,
+    stored: u64,
+}
+
+impl Store {
+    fn new(entries: u64, ttl: Duration) -> Store {
+        let entries = usize::try_from(entries).unwrap_or(usize::MAX);
+        let per_shard = entries.div_ceil(SHARDS).max(1);
+        let shards = (0..SHARDS)
+            .map(|_| {
+                Mutex::new(Shard {
+                    map: HashMap::new(),
+                    ring: Vec::new(),
+                    hand: 0,
+                })
+            })
+            .collect();
+        Store {
+            shards,
+            per_shard,
+            ttl,
+            epoch: Instant::now(),
+            hasher: RandomState::new(),
+        }
+    }
+
+    fn shard(&self, key: &CacheKey) -> std::sync::MutexGuard<'_, Shard> {
+        let index = (self.hasher.hash_one(key) % SHARDS as u64) as usize;
+        self.shards[index]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn now(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    fn get(&self, key: &CacheKey) -> Option<CacheEntry> {
+        let now = self.now();
+        let shard = self.shard(key);
+        let slot = shard.map.get(key)?;
+        let ttl = u64::try_from(self.ttl.as_millis()).unwrap_or(u64::MAX);
+        (now.saturating_sub(slot.stored) < ttl).then(|| slot.entry.clone())
+    }
+
+    fn insert(&self, key: CacheKey, entry: CacheEntry) {
+        let stored = self.now();
+        let mut shard = self.shard(&key);
+        if let Some(slot) = shard.map.get_mut(&key) {
+            *slot = Slot { entry, stored };
+            return;
+        }
+        if shard.ring.len() < self.per_shard {
+            shard.ring.push(key);
+        } else {
+            let hand = shard.hand;
+            let evicted = std::mem::replace(&mut shard.ring[hand], key);
+            shard.map.remove(&evicted);
+            shard.hand = (hand + 1) % self.per_shard;
+        }
+        shard.map.insert(key, Slot { entry, stored });
+    }
+
+    fn len(&self) -> u64 {
+        self.shards
+            .iter()
+            .map(|s| s.lock().unwrap_or_else(PoisonError::into_inner).map.len() as u64)
+            .sum()
+    }
+}
 
 /// The key of a cache entry: the kind of station and its identifier.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -110,7 +212,7 @@ impl Cached for AreaStation {
 /// One kind of station's view of the shared cache. Cheap to clone.
 #[derive(Clone)]
 pub struct KindCache<R: Cached> {
-    cache: Option<Cache<CacheKey, CacheEntry>>,
+    cache: Option<Arc<Store>>,
     key: fn(R::Id) -> CacheKey,
 }
 
@@ -132,12 +234,7 @@ impl StationCache {
     /// A cache of at most `entries` rows in all, each kept `ttl`; `entries == 0` caches
     /// nothing.
     pub fn new(entries: u64, ttl: Duration) -> StationCache {
-        let cache = (entries > 0).then(|| {
-            Cache::builder()
-                .max_capacity(entries)
-                .time_to_live(ttl)
-                .build()
-        });
+        let cache = (entries > 0).then(|| Arc::new(Store::new(entries, ttl)));
         StationCache {
             wifi: KindCache {
                 cache: cache.clone(),
@@ -199,12 +296,9 @@ impl<R: Cached> KindCache<R> {
         }
     }
 
-    /// Entries currently held, of all kinds (for tests).
+    /// Entries currently held, of all kinds, expired ones included (for tests).
     pub fn len(&self) -> u64 {
-        self.cache.as_ref().map_or(0, |c| {
-            c.run_pending_tasks();
-            c.entry_count()
-        })
+        self.cache.as_ref().map_or(0, |c| c.len())
     }
 
     /// True when nothing is cached.
@@ -240,6 +334,30 @@ mod tests {
         );
         // The same MAC as a Bluetooth beacon is a different station.
         assert_eq!(cache.blue.lookup(&[mac(1)]).missing, vec![mac(1)]);
+    }
+
+    #[test]
+    fn the_oldest_entries_make_room_and_updates_do_not_count_twice() {
+        let rows: Vec<MacStation> = (0..=255u8)
+            .map(|n| MacStation::new(mac(n), 51.0, 0.0, DateTime::from_unix_seconds(0)))
+            .collect();
+        let cache = StationCache::new(64, Duration::from_secs(60));
+        cache.wifi.remember(&rows[..64]);
+        cache.wifi.remember(&rows[..64]);
+        assert!(cache.wifi.len() <= 64);
+        // 192 more rows: the cache stays within its bound and keeps the newest ones
+        // (each shard evicts its own oldest entries, so the split is not exact).
+        cache.wifi.remember(&rows[64..]);
+        assert!(cache.wifi.len() <= 16 * 4, "{}", cache.wifi.len());
+        let ids: Vec<Mac> = rows.iter().map(|r| r.id).collect();
+        let old = cache.wifi.lookup(&ids[..64]);
+        let new = cache.wifi.lookup(&ids[192..]);
+        assert!(
+            old.rows.len() < new.rows.len(),
+            "{} {}",
+            old.rows.len(),
+            new.rows.len()
+        );
     }
 
     #[test]

@@ -241,7 +241,7 @@ pub const VARS: &[VarSpec] = &[
     ),
     var(
         "LOCATE_CACHE_ENTRIES",
-        Some("50000"),
+        Some("100000"),
         "Station rows the api keeps in memory for locate (all kinds together); 0 turns the cache off.",
     ),
     var(
@@ -738,7 +738,7 @@ impl Settings {
             ),
             locate_cache_entries: p
                 .number("LOCATE_CACHE_ENTRIES", 0, 100_000_000)
-                .unwrap_or(50_000),
+                .unwrap_or(100_000),
             locate_cache_ttl: Duration::from_secs(
                 p.number("LOCATE_CACHE_TTL_SECS", 1, 86_400).unwrap_or(60),
             ),
