@@ -64,9 +64,11 @@ impl Store {
         let per_shard = entries.div_ceil(SHARDS).max(1);
         let shards = (0..SHARDS)
             .map(|_| {
+                // Full size from the start: growing in steps would leave the freed
+                // smaller tables behind as fragmented heap.
                 Mutex::new(Shard {
-                    map: HashMap::new(),
-                    ring: Vec::new(),
+                    map: HashMap::with_capacity(per_shard),
+                    ring: Vec::with_capacity(per_shard),
                     hand: 0,
                 })
             })
