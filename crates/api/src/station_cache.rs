@@ -35,6 +35,9 @@ use ichnaea_core::time::{Date, DateTime};
 
 /// Independent parts of the cache, each with its own lock.
 const SHARDS: usize = 16;
+/// Entries per shard whose room is reserved when the cache is made (about 1 million in
+/// all, some 150 MiB once filled).
+const PRESIZED_PER_SHARD: usize = 1 << 16;
 
 /// The entries, in [`SHARDS`] locked parts.
 struct Store {
@@ -66,11 +69,13 @@ impl Store {
         let per_shard = entries.div_ceil(SHARDS).max(1);
         let shards = (0..SHARDS)
             .map(|_| {
-                // Full size from the start: growing in steps would leave the freed
-                // smaller tables behind as fragmented heap.
+                // Sized up front for caches of ordinary size (growing in steps leaves the
+                // freed smaller tables behind); a very large cache grows with use instead
+                // of reserving all its memory at start.
+                let reserve = per_shard.min(PRESIZED_PER_SHARD);
                 Mutex::new(Shard {
-                    map: HashMap::with_capacity(per_shard),
-                    ring: Vec::with_capacity(per_shard),
+                    map: HashMap::with_capacity(reserve),
+                    ring: Vec::with_capacity(reserve),
                     hand: 0,
                 })
             })

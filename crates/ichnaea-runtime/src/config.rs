@@ -737,7 +737,7 @@ impl Settings {
                     .unwrap_or_else(|| "version.json".into()),
             ),
             locate_cache_entries: p
-                .number("LOCATE_CACHE_ENTRIES", 0, 100_000_000)
+                .number("LOCATE_CACHE_ENTRIES", 0, 50_000_000)
                 .unwrap_or(100_000),
             locate_cache_ttl: Duration::from_secs(
                 p.number("LOCATE_CACHE_TTL_SECS", 1, 86_400).unwrap_or(60),
