@@ -44,7 +44,8 @@ struct Store {
     shards: Box<[Mutex<Shard>]>,
     /// Entries per shard.
     per_shard: usize,
-    ttl: Duration,
+    /// How long an entry is used, in milliseconds.
+    ttl_ms: u64,
     epoch: Instant,
     hasher: RandomState,
 }
@@ -69,9 +70,9 @@ impl Store {
         let per_shard = entries.div_ceil(SHARDS).max(1);
         let shards = (0..SHARDS)
             .map(|_| {
-                // Sized up front for caches of ordinary size (growing in steps leaves the
-                // freed smaller tables behind); a very large cache grows with use instead
-                // of reserving all its memory at start.
+                // Sized up front for caches of ordinary size, so the tables do not grow
+                // in steps under load; a very large cache grows with use instead of
+                // reserving all its memory at start.
                 let reserve = per_shard.min(PRESIZED_PER_SHARD);
                 Mutex::new(Shard {
                     map: HashMap::with_capacity(reserve),
@@ -83,7 +84,7 @@ impl Store {
         Store {
             shards,
             per_shard,
-            ttl,
+            ttl_ms: u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX),
             epoch: Instant::now(),
             hasher: RandomState::new(),
         }
@@ -104,8 +105,7 @@ impl Store {
         let now = self.now();
         let shard = self.shard(key);
         let slot = shard.map.get(key)?;
-        let ttl = u64::try_from(self.ttl.as_millis()).unwrap_or(u64::MAX);
-        (now.saturating_sub(slot.stored) < ttl).then_some(slot.entry)
+        (now.saturating_sub(slot.stored) < self.ttl_ms).then_some(slot.entry)
     }
 
     fn insert(&self, key: CacheKey, entry: CacheEntry) {
@@ -291,31 +291,16 @@ pub trait Cached: Clone + Send + Sync + 'static {
     fn from_entry(entry: CacheEntry, id: Self::Id) -> Option<Self>;
 }
 
-impl Cached for MacStation {
-    type Id = Mac;
-    fn id(&self) -> Mac {
+/// WiFi, Bluetooth and cell rows: the same fields under different identifiers.
+impl<I: Copy + Eq + Hash + Send + Sync + 'static> Cached for Station<I> {
+    type Id = I;
+    fn id(&self) -> I {
         self.id
     }
     fn to_entry(&self) -> Option<CacheEntry> {
         CompactStation::pack(self).map(CacheEntry::Station)
     }
-    fn from_entry(entry: CacheEntry, id: Mac) -> Option<Self> {
-        match entry {
-            CacheEntry::Station(row) => Some(row.unpack(id)),
-            CacheEntry::Area(_) => None,
-        }
-    }
-}
-
-impl Cached for CellStation {
-    type Id = CellId;
-    fn id(&self) -> CellId {
-        self.id
-    }
-    fn to_entry(&self) -> Option<CacheEntry> {
-        CompactStation::pack(self).map(CacheEntry::Station)
-    }
-    fn from_entry(entry: CacheEntry, id: CellId) -> Option<Self> {
+    fn from_entry(entry: CacheEntry, id: I) -> Option<Self> {
         match entry {
             CacheEntry::Station(row) => Some(row.unpack(id)),
             CacheEntry::Area(_) => None,
