@@ -5,13 +5,20 @@ use std::time::{Duration, Instant};
 use ichnaea_runtime::RedisClient;
 use ichnaea_testing::{TcpProxy, TestRedis, redis_server_url, server_addr};
 
-#[tokio::test]
-async fn ping_fails_fast_when_down_and_recovers() {
+/// A client of a test database that reaches Redis through a proxy the test can cut.
+async fn proxied_client() -> (TestRedis, TcpProxy, RedisClient) {
     let redis = TestRedis::new().await;
     let proxy = TcpProxy::start(server_addr(&redis_server_url(), 6379)).await;
-    let db = redis.url().rsplit('/').next().unwrap().to_owned();
+    let url = redis.url();
+    let db = url.rsplit('/').next().expect("a database number");
     let url = format!("redis://{}/{db}", proxy.addr());
-    let client = RedisClient::new(&url.into(), 4, Duration::from_millis(500)).unwrap();
+    let client = RedisClient::new(&url.into(), 4, Duration::from_millis(500)).expect("a client");
+    (redis, proxy, client)
+}
+
+#[tokio::test]
+async fn ping_fails_fast_when_down_and_recovers() {
+    let (_redis, proxy, client) = proxied_client().await;
     client.ping().await.unwrap();
 
     proxy.disable().await;
@@ -44,11 +51,7 @@ async fn client_id(conn: &mut ichnaea_runtime::redis::SharedConnection) -> redis
 /// retiring the broken connection, and fails fast while Redis is unreachable.
 #[tokio::test]
 async fn shared_connection_is_reused_and_replaced_after_a_cut() {
-    let redis = TestRedis::new().await;
-    let proxy = TcpProxy::start(server_addr(&redis_server_url(), 6379)).await;
-    let db = redis.url().rsplit('/').next().unwrap().to_owned();
-    let url = format!("redis://{}/{db}", proxy.addr());
-    let client = RedisClient::new(&url.into(), 4, Duration::from_millis(500)).unwrap();
+    let (_redis, proxy, client) = proxied_client().await;
 
     let first = client_id(&mut client.shared().await.unwrap())
         .await
