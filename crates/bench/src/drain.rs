@@ -7,7 +7,6 @@
 //! exactly what was submitted, so a fast but lossy (or double-counting) pipeline fails
 //! the benchmark instead of winning it.
 
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -91,7 +90,7 @@ pub async fn drain(
     for _ in 0..workers.max(1) {
         children.push(
             tokio::process::Command::new(worker_bin)
-                .stdout(Stdio::null())
+                .stdout(log_file.try_clone()?)
                 .stderr(log_file.try_clone()?)
                 .kill_on_drop(true)
                 .spawn()

@@ -15,6 +15,7 @@ pub mod pool;
 pub mod retry;
 pub mod schema;
 pub mod shards;
+mod sql_text;
 pub mod stations;
 pub mod stats;
 

@@ -39,7 +39,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use diesel::prelude::*;
-use diesel_async::{AsyncMysqlConnection, RunQueryDsl};
+use diesel_async::{AsyncMysqlConnection, RunQueryDsl, SimpleAsyncConnection};
 use ichnaea_core::locate::station::{CellStation, MacStation};
 use ichnaea_core::pipeline::batch::{BatchOutcome, StationBatch};
 use ichnaea_core::pipeline::region::RegionLookup;
@@ -56,9 +56,10 @@ use crate::in_list::InList;
 use crate::markers::{self, BatchMarker};
 use crate::retry::{BatchStatus, Retried, retry_transaction};
 use crate::shards::{
-    MacTable, Proposed, StationShard, StationTable, TableLayout, station_columns, station_proposed,
-    station_values, with_cell_table, with_mac_table,
+    MacTable, StationShard, StationTable, TableLayout, station_columns, with_cell_table,
+    with_mac_table,
 };
+use crate::sql_text::{STATION_COLUMNS, SqlText, push_columns};
 
 /// Rows per multi-row statement: a cell row binds 24 values, and MySQL allows 65 535
 /// placeholders per statement. A station batch (at most 500 stations) fits in one.
@@ -299,7 +300,7 @@ async fn select_chunk(
     let rows: Vec<StationSqlRow> = match table.layout() {
         TableLayout::Mac(mac_table) => with_mac_table!(mac_table, t => {
             let query = t::table
-                .filter(t::mac.eq_any(&ids))
+                .filter(InList::new(t::mac, ids))
                 .select((t::mac, station_columns!(t)));
             let rows: Vec<(Vec<u8>, StationColumns)> = if lock {
                 query.for_update().load(conn).await?
@@ -314,7 +315,7 @@ async fn select_chunk(
         })?,
         TableLayout::Cell(shard) => with_cell_table!(shard, t, _Lac, _Cid => {
             let query = t::table
-                .filter(t::cellid.eq_any(&ids))
+                .filter(InList::new(t::cellid, ids))
                 .select((t::cellid, t::psc, station_columns!(t)));
             let rows: Vec<(Vec<u8>, Option<i16>, StationColumns)> = if lock {
                 query.for_update().load(conn).await?
@@ -362,77 +363,91 @@ async fn write_rows(
     Ok(affected)
 }
 
-/// Runs the multi-row statement of a [`WriteMode`] on table module `$t`: `$changes` are
-/// the `ON DUPLICATE KEY UPDATE` assignments of an upsert. A macro because every table
-/// is its own diesel type.
-macro_rules! execute_write {
-    ($conn:expr, $t:ident, $rows:expr, $mode:expr, $changes:expr) => {
-        match $mode {
-            WriteMode::InsertIgnore => {
-                diesel::insert_or_ignore_into($t::table)
-                    .values($rows)
-                    .execute($conn)
-                    .await?
-            }
-            WriteMode::Upsert => {
-                diesel::insert_into($t::table)
-                    .values($rows)
-                    .on_conflict(diesel::dsl::DuplicatedKeys)
-                    .do_update()
-                    .set($changes)
-                    .execute($conn)
-                    .await?
-            }
-        }
-    };
-}
-
+/// Renders and runs one multi-row statement (as SQL text, see `crate::sql_text`);
+/// returns the affected-row count MySQL reports.
 async fn write_chunk(
     conn: &mut AsyncMysqlConnection,
     table: StationTable,
     rows: &[&StationRow],
     mode: WriteMode,
 ) -> Result<usize, DbError> {
-    let values: Vec<(StationKey, StationSqlRow)> = rows
-        .iter()
-        .map(|row| Ok((row.key, StationSqlRow::from_station_row(row)?)))
-        .collect::<Result<_, DbError>>()?;
-    match table.layout() {
-        TableLayout::Mac(mac_table) => with_mac_table!(mac_table, t => {
-            let insert: Vec<_> = values
-                .iter()
-                .map(|(_, r)| (t::mac.eq(&r.id), station_values!(t, &r.columns, with_created)))
-                .collect();
-            Ok(execute_write!(conn, t, insert, mode, station_proposed!(t)))
-        }),
-        TableLayout::Cell(shard) => with_cell_table!(shard, t, Lac, Cid => {
-            let mut insert = Vec::with_capacity(values.len());
-            for (key, r) in &values {
-                let Some(cell) = key.cell() else {
-                    return Err(DbError::invalid("a MAC station cannot go to a cell table"));
-                };
-                insert.push((
-                    (
-                        t::cellid.eq(&r.id),
-                        t::radio.eq(cell.radio().code()),
-                        t::mcc.eq(small_code("mcc", cell.mcc())?),
-                        t::mnc.eq(small_code("mnc", cell.mnc())?),
-                        t::lac.eq(fit::<Lac>("lac", u64::from(cell.lac()))?),
-                        t::cid.eq(fit::<Cid>("cid", cell.cid())?),
-                        t::psc.eq(r.psc),
-                    ),
-                    station_values!(t, &r.columns, with_created),
-                ));
-            }
-            Ok(execute_write!(
-                conn,
-                t,
-                insert,
-                mode,
-                (t::psc.eq(Proposed(t::psc)), station_proposed!(t))
-            ))
-        }),
+    const CELL_KEY: [&str; 7] = ["cellid", "radio", "mcc", "mnc", "lac", "cid", "psc"];
+    const MAC_KEY: [&str; 1] = ["mac"];
+    let cell_table = match table.layout() {
+        TableLayout::Cell(shard) => Some(shard),
+        TableLayout::Mac(_) => None,
+    };
+    let key_columns: &[&str] = if cell_table.is_some() {
+        &CELL_KEY
+    } else {
+        &MAC_KEY
+    };
+    let mut sql = SqlText::with_capacity(512 + rows.len() * 360);
+    sql.sql(match mode {
+        WriteMode::InsertIgnore => "INSERT IGNORE INTO ",
+        WriteMode::Upsert => "INSERT INTO ",
+    })
+    .ident(table.name())
+    .sql(" (");
+    for (i, name) in key_columns.iter().chain(&STATION_COLUMNS).enumerate() {
+        sql.sql(if i == 0 { "" } else { "," }).ident(name);
     }
+    sql.sql(") VALUES ");
+    for (i, row) in rows.iter().enumerate() {
+        let r = StationSqlRow::from_station_row(row)?;
+        sql.sql(if i == 0 { "(" } else { ",(" }).bytes(&r.id).sql(",");
+        if let Some(shard) = cell_table {
+            let Some(cell) = row.key.cell() else {
+                return Err(DbError::invalid("a MAC station cannot go to a cell table"));
+            };
+            // The reference's tables have 16-bit area codes and 32-bit cell ids.
+            let (lac, cid) = if shard.radio() == ichnaea_core::Radio::Nr {
+                (u64::from(cell.lac()), cell.cid())
+            } else {
+                (
+                    u64::from(fit::<u16>("lac", u64::from(cell.lac()))?),
+                    u64::from(fit::<u32>("cid", cell.cid())?),
+                )
+            };
+            sql.int(Some(cell.radio().code()))
+                .sql(",")
+                .int(Some(small_code("mcc", cell.mcc())?))
+                .sql(",")
+                .int(Some(small_code("mnc", cell.mnc())?))
+                .sql(",")
+                .int(Some(lac))
+                .sql(",")
+                .int(Some(cid))
+                .sql(",")
+                .int(r.psc)
+                .sql(",");
+        }
+        push_columns(&mut sql, &r.columns)?;
+        sql.sql(")");
+    }
+    if mode == WriteMode::Upsert {
+        // Every column but the key and `created` takes the proposed value (`VALUES()` is
+        // what both MariaDB and MySQL 8 accept here).
+        sql.sql(" ON DUPLICATE KEY UPDATE ");
+        let psc: &[&str] = if cell_table.is_some() { &["psc"] } else { &[] };
+        let updated = psc
+            .iter()
+            .chain(STATION_COLUMNS.iter().filter(|c| **c != "created"));
+        for (i, name) in updated.enumerate() {
+            sql.sql(if i == 0 { "" } else { "," })
+                .ident(name)
+                .sql("=VALUES(")
+                .ident(name)
+                .sql(")");
+        }
+    }
+    conn.batch_execute(sql.as_str()).await?;
+    let affected: i64 = diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+        "ROW_COUNT()",
+    ))
+    .get_result(conn)
+    .await?;
+    Ok(usize::try_from(affected).unwrap_or(0))
 }
 
 /// The confirm `UPDATE`: `last_seen = day` for every id, in one statement.
@@ -445,14 +460,14 @@ async fn confirm_rows(
     let day = date_to_sql(day)?;
     match table.layout() {
         TableLayout::Mac(mac_table) => with_mac_table!(mac_table, t => {
-            diesel::update(t::table.filter(t::mac.eq_any(ids)))
+            diesel::update(t::table.filter(InList::new(t::mac, ids.iter().cloned())))
                 .set(t::last_seen.eq(day))
                 .execute(conn)
                 .await?;
             Ok(())
         }),
         TableLayout::Cell(shard) => with_cell_table!(shard, t, _Lac, _Cid => {
-            diesel::update(t::table.filter(t::cellid.eq_any(ids)))
+            diesel::update(t::table.filter(InList::new(t::cellid, ids.iter().cloned())))
                 .set(t::last_seen.eq(day))
                 .execute(conn)
                 .await?;
