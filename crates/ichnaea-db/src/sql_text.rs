@@ -203,9 +203,13 @@ mod tests {
             .sql(",");
         s.float(Some(52.5)).unwrap().sql(",");
         s.float(Some(-1e-300)).unwrap().sql(",");
-        s.datetime(NaiveDate::from_ymd_opt(2026, 1, 2).unwrap().and_hms_opt(3, 4, 5))
-            .sql(",")
-            .date(NaiveDate::from_ymd_opt(2026, 11, 28));
+        s.datetime(
+            NaiveDate::from_ymd_opt(2026, 1, 2)
+                .unwrap()
+                .and_hms_opt(3, 4, 5),
+        )
+        .sql(",")
+        .date(NaiveDate::from_ymd_opt(2026, 11, 28));
         assert_eq!(
             s.as_str(),
             "X'00AB7F',_utf8mb4 X'444527293B202D2D',-12,NULL,5.25e1,-1e-300,\

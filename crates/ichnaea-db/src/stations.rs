@@ -61,8 +61,9 @@ use crate::shards::{
 };
 use crate::sql_text::{STATION_COLUMNS, SqlText, push_columns};
 
-/// Rows per multi-row statement: a cell row binds 24 values, and MySQL allows 65 535
-/// placeholders per statement. A station batch (at most 500 stations) fits in one.
+/// Rows per statement: the locking read binds one placeholder per key (its `IN` list is
+/// padded to at most 1 024), and a written statement of 1 000 rows is about 350 KB of
+/// SQL text, far below the default `max_allowed_packet`. Larger batches take several.
 const MAX_ROWS_PER_STATEMENT: usize = 1000;
 
 /// Loads the positioned WiFi access points among `macs` (locate, `api.md` §8.4).
@@ -395,7 +396,9 @@ async fn write_chunk(
     sql.sql(") VALUES ");
     for (i, row) in rows.iter().enumerate() {
         let r = StationSqlRow::from_station_row(row)?;
-        sql.sql(if i == 0 { "(" } else { ",(" }).bytes(&r.id).sql(",");
+        sql.sql(if i == 0 { "(" } else { ",(" })
+            .bytes(&r.id)
+            .sql(",");
         if let Some(shard) = cell_table {
             let Some(cell) = row.key.cell() else {
                 return Err(DbError::invalid("a MAC station cannot go to a cell table"));
@@ -442,11 +445,10 @@ async fn write_chunk(
         }
     }
     conn.batch_execute(sql.as_str()).await?;
-    let affected: i64 = diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
-        "ROW_COUNT()",
-    ))
-    .get_result(conn)
-    .await?;
+    let affected: i64 =
+        diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>("ROW_COUNT()"))
+            .get_result(conn)
+            .await?;
     Ok(usize::try_from(affected).unwrap_or(0))
 }
 

@@ -220,6 +220,11 @@ pub const VARS: &[VarSpec] = &[
         "How long a worker reserves a claimed batch; a batch whose worker died is redelivered after this.",
     ),
     var(
+        "WORKER_STATION_BATCH",
+        Some("5000"),
+        "Most observations a station update takes from one shard queue at once; a backlog merges into fewer, larger transactions.",
+    ),
+    var(
         "EXPORT_MAX_AGE_SECS",
         Some("60"),
         "Longest wait of a partial export batch before it is exported anyway (the reference waits an hour).",
@@ -581,6 +586,8 @@ pub struct WorkerSettings {
     pub poll_interval: Duration,
     /// `WORKER_LEASE_SECS`.
     pub lease: Duration,
+    /// `WORKER_STATION_BATCH`.
+    pub station_batch: usize,
     /// `EXPORT_MAX_AGE_SECS`.
     pub export_max_age: Duration,
     /// `SCHEDULER_INTERVALS`: task name → interval in seconds.
@@ -749,6 +756,7 @@ impl Settings {
                 .millis("WORKER_POLL_INTERVAL_MS")
                 .unwrap_or(Duration::from_secs(1)),
             lease: Duration::from_secs(p.number("WORKER_LEASE_SECS", 3, 86_400).unwrap_or(60)),
+            station_batch: p.number("WORKER_STATION_BATCH", 1, 100_000).unwrap_or(5000),
             export_max_age: Duration::from_secs(
                 p.number("EXPORT_MAX_AGE_SECS", 0, 86_400).unwrap_or(60),
             ),
@@ -879,6 +887,7 @@ mod tests {
         assert_eq!(s.geoip_path, None);
         assert_eq!(s.worker.poll_interval, Duration::from_secs(1));
         assert_eq!(s.worker.lease, Duration::from_secs(60));
+        assert_eq!(s.worker.station_batch, 5000);
         assert_eq!(s.worker.export_max_age, Duration::from_secs(60));
     }
 
@@ -909,6 +918,7 @@ mod tests {
                 ("DAILY_LIMIT_HTTP_429", "true"),
                 ("WORKER_POLL_INTERVAL_MS", "250"),
                 ("WORKER_LEASE_SECS", "30"),
+                ("WORKER_STATION_BATCH", "250"),
                 ("EXPORT_MAX_AGE_SECS", "2"),
                 (
                     "SCHEDULER_INTERVALS",
@@ -962,6 +972,7 @@ mod tests {
         assert!(s.daily_limit_http_429);
         assert_eq!(s.worker.poll_interval, Duration::from_millis(250));
         assert_eq!(s.worker.lease, Duration::from_secs(30));
+        assert_eq!(s.worker.station_batch, 250);
         assert_eq!(s.worker.export_max_age, Duration::from_secs(2));
         assert_eq!(
             s.worker.scheduler_intervals,

@@ -48,6 +48,8 @@ pub struct WorkerState {
     pub timing: Timing,
     /// Longest wait of a partial export batch.
     pub export_max_age: Duration,
+    /// Most observations per station batch (`WORKER_STATION_BATCH`).
+    pub station_batch: usize,
     /// Whether reports feed the datamap (the coverage map).
     pub record_datamap: bool,
     /// Object store settings (S3 endpoint for backup exports).
@@ -97,6 +99,7 @@ impl WorkerState {
                 lease: settings.worker.lease,
             },
             export_max_age: settings.worker.export_max_age,
+            station_batch: settings.worker.station_batch,
             record_datamap: true,
             assets: settings.assets.clone(),
         })
@@ -164,7 +167,7 @@ pub fn consumers(state: &WorkerState) -> Vec<Consumer> {
             state,
             QueueName::UpdateWifi(shard),
             "data.update_wifi",
-            tasks::station::BATCH,
+            state.station_batch,
             move |state, batch| async move {
                 tasks::station::handle(&state, shard, "wifi", &batch, shard.queue_key()).await
             },
@@ -175,7 +178,7 @@ pub fn consumers(state: &WorkerState) -> Vec<Consumer> {
             state,
             QueueName::UpdateBlue(shard),
             "data.update_blue",
-            tasks::station::BATCH,
+            state.station_batch,
             move |state, batch| async move {
                 tasks::station::handle(&state, shard, "blue", &batch, shard.queue_key()).await
             },
@@ -186,7 +189,7 @@ pub fn consumers(state: &WorkerState) -> Vec<Consumer> {
             state,
             QueueName::UpdateCell(shard),
             "data.update_cell",
-            tasks::station::BATCH,
+            state.station_batch,
             move |state, batch| async move {
                 tasks::station::handle(&state, shard, "cell", &batch, shard.queue_key()).await
             },

@@ -80,6 +80,7 @@ fn worker_state(db: DbPools, redis: &TestRedis, metrics: Metrics) -> WorkerState
             lease: Duration::from_secs(5),
         },
         export_max_age: Duration::from_secs(3600),
+        station_batch: 500,
         record_datamap: true,
         assets: ichnaea_runtime::config::AssetSettings {
             bucket: None,

@@ -14,8 +14,8 @@ use ichnaea_core::QueueName;
 use ichnaea_db::export_config;
 use ichnaea_runtime::Batch;
 use ichnaea_runtime::queue::{decode_json_gzip, push_once};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 
 use crate::WorkerState;
 
@@ -26,15 +26,26 @@ pub const BATCH: usize = 5000;
 const MARKER_TTL: Duration = Duration::from_secs(2 * 86_400);
 
 /// Reports of one (API key, source) pair, in arrival order.
-type Group = ((Option<String>, String), Vec<Value>);
+type Group = ((Option<String>, String), Vec<Box<RawValue>>);
 
+/// An `update_incoming` item. The report is carried as its JSON text: this task only
+/// routes it, so it is neither parsed into a tree nor re-serialised.
 #[derive(Deserialize)]
 struct Incoming {
     #[serde(default)]
     api_key: Option<String>,
     #[serde(default)]
     source: Option<String>,
-    report: Value,
+    report: Box<RawValue>,
+}
+
+/// An export queue item: the report with its key and source (the source rides along
+/// for object-store backups, which file reports by it).
+#[derive(Serialize)]
+struct ExportEntry<'a> {
+    api_key: Option<&'a str>,
+    source: &'a str,
+    report: &'a RawValue,
 }
 
 /// Distributes one batch of `update_incoming`.
@@ -51,9 +62,7 @@ pub async fn handle(state: &WorkerState, batch: &Batch) -> anyhow::Result<()> {
         .collect();
     let groups: Vec<Group> = super::group_in_order(decoded.into_iter().map(|item| {
         let source = item.source.unwrap_or_else(|| "gnss".to_owned());
-        // The source rides along for object-store backups, which file reports by it.
-        let entry = json!({"api_key": item.api_key, "source": source, "report": item.report});
-        ((item.api_key, source), entry)
+        ((item.api_key, source), item.report)
     }));
     if undecodable > 0 {
         tracing::warn!(
@@ -72,8 +81,12 @@ pub async fn handle(state: &WorkerState, batch: &Batch) -> anyhow::Result<()> {
         let mut items = Vec::new();
         for ((api_key, source), entries) in &groups {
             if config.allowed(api_key.as_deref(), source) {
-                for entry in entries {
-                    items.push(serde_json::to_vec(entry)?);
+                for report in entries {
+                    items.push(serde_json::to_vec(&ExportEntry {
+                        api_key: api_key.as_deref(),
+                        source,
+                        report,
+                    })?);
                 }
             }
         }

@@ -21,9 +21,6 @@ use ichnaea_runtime::{Batch, DataQueue};
 
 use crate::WorkerState;
 
-/// Observations per batch.
-pub const BATCH: usize = 500;
-
 /// The current time as the pipeline's clock.
 pub fn now() -> DateTime {
     DateTime::from_unix_seconds(chrono::Utc::now().timestamp())
