@@ -24,6 +24,9 @@ enum Kind {
     /// The caller passed data that cannot be written (a station of another shard, a value
     /// out of its column's range): a bug in the caller, never retried.
     Invalid(String),
+    /// Another session holds what this operation needs (a station table's batch lock):
+    /// nothing was done, and the caller tries again later.
+    Busy(String),
 }
 
 /// A transient InnoDB lock failure: the transaction was (or must be) rolled back, and
@@ -81,6 +84,19 @@ impl DbError {
         DbError {
             kind: Kind::Invalid(msg.into()),
         }
+    }
+
+    /// Another session holds what this operation needs; nothing was done.
+    pub fn busy(msg: impl Into<String>) -> DbError {
+        DbError {
+            kind: Kind::Busy(msg.into()),
+        }
+    }
+
+    /// True when another session held what this operation needed and nothing was done
+    /// ([`DbError::busy`]); trying again later is the remedy.
+    pub fn is_busy(&self) -> bool {
+        matches!(self.kind, Kind::Busy(_))
     }
 
     /// The lock failure behind this error, if it is one (deadlock or lock wait timeout).
@@ -168,6 +184,7 @@ impl fmt::Display for DbError {
             Kind::Driver(e) => write!(f, "database statement failed: {e}"),
             Kind::Migration(m) => write!(f, "migration failed: {m}"),
             Kind::Invalid(m) => write!(f, "invalid data for the database: {m}"),
+            Kind::Busy(m) => write!(f, "busy: {m}"),
         }
     }
 }

@@ -14,6 +14,7 @@ pub mod migrate;
 pub mod pool;
 pub mod retry;
 pub mod schema;
+pub mod shard_lock;
 pub mod shards;
 mod sql_text;
 pub mod stations;

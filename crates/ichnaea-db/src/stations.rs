@@ -28,6 +28,11 @@
 //!    confirms, one `UPDATE` per day (§5.9). A batch is a handful of statements whatever
 //!    its size, never one round trip per station.
 //!
+//! Before the transaction, the batch takes its table's named lock (`crate::shard_lock`),
+//! so batches of one table never run concurrently in different workers; if another batch
+//! holds it, [`apply_station_batch`] returns a [`DbError::is_busy`] error at once, having
+//! done nothing, and the caller tries again.
+//!
 //! The whole transaction runs under the lock-retry policy (`crate::retry`): a deadlock or
 //! lock wait timeout rolls everything back, marker included, and the next attempt starts
 //! again from step 1 with fresh rows. The caller does the post-commit work (area queue,
@@ -55,16 +60,22 @@ use crate::error::DbError;
 use crate::in_list::InList;
 use crate::markers::{self, BatchMarker};
 use crate::retry::{BatchStatus, Retried, retry_transaction};
+use crate::shard_lock;
 use crate::shards::{
     MacTable, StationShard, StationTable, TableLayout, station_columns, with_cell_table,
     with_mac_table,
 };
 use crate::sql_text::{STATION_COLUMNS, SqlText, push_columns};
 
-/// Rows per statement: the locking read binds one placeholder per key (its `IN` list is
-/// padded to at most 1 024), and a written statement of 1 000 rows is about 350 KB of
-/// SQL text, far below the default `max_allowed_packet`. Larger batches take several.
+/// Rows per written statement: 1 000 rows are about 350 KB of SQL text, far below the
+/// default `max_allowed_packet`. Larger batches take several statements.
 const MAX_ROWS_PER_STATEMENT: usize = 1000;
+
+/// Keys per `IN` list of a locking read or a confirm: a power of two, so the padded list
+/// (`crate::in_list`) has exactly this many placeholders, and below MariaDB's
+/// `in_predicate_conversion_threshold` (1 000), above which the server turns the list
+/// into a derived table that it materialises and scans for every statement.
+const MAX_KEYS_PER_IN_LIST: usize = 512;
 
 /// Loads the positioned WiFi access points among `macs` (locate, `api.md` §8.4).
 pub async fn load_wifi_stations(
@@ -185,8 +196,9 @@ pub async fn insert_station_rows(
 /// Every station of the batch must belong to `shard`'s table, else nothing is written
 /// and an [`DbError::is_invalid`] error is returned. An empty batch touches nothing (no
 /// marker either, as the reference does no database work for it); callers normally
-/// skip it before calling. `regions` must be `Sync` because the transaction's future
-/// holds it across awaits.
+/// skip it before calling. While another batch of the same table runs (in any worker),
+/// the call returns a [`DbError::is_busy`] error without doing anything. `regions` must
+/// be `Sync` because the transaction's future holds it across awaits.
 pub async fn apply_station_batch<S: StationShard>(
     conn: &mut AsyncMysqlConnection,
     shard: S,
@@ -205,9 +217,14 @@ pub async fn apply_station_batch<S: StationShard>(
         });
     }
     let keys = &keys;
-    retry_transaction!(conn, async |c| {
+    shard_lock::try_acquire(conn, table.name()).await?;
+    let result = retry_transaction!(conn, async |c| {
         apply_attempt(c, table, marker, batch, keys, now, regions).await
-    })
+    });
+    let released = shard_lock::release(conn).await;
+    let result = result?;
+    released?;
+    Ok(result)
 }
 
 /// One attempt of [`apply_station_batch`], inside its transaction.
@@ -258,7 +275,9 @@ where
             .push(station_key_to_sql(&key));
     }
     for (day, ids) in confirms {
-        confirm_rows(conn, table, &ids, day).await?;
+        for chunk in ids.chunks(MAX_KEYS_PER_IN_LIST) {
+            confirm_rows(conn, table, chunk, day).await?;
+        }
     }
     Ok(BatchStatus::Applied(outcome))
 }
@@ -285,7 +304,7 @@ async fn select_rows(
     lock: bool,
 ) -> Result<HashMap<StationKey, StationRow>, DbError> {
     let mut out = HashMap::with_capacity(keys.len());
-    for chunk in keys.chunks(MAX_ROWS_PER_STATEMENT) {
+    for chunk in keys.chunks(MAX_KEYS_PER_IN_LIST) {
         out.extend(select_chunk(conn, table, chunk, lock).await?);
     }
     Ok(out)

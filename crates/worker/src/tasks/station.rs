@@ -1,6 +1,9 @@
 //! `update_blue`, `update_wifi`, `update_cell`: merge observations into the station
 //! tables (`pipeline.md` §5).
 //!
+//! Batches of one table take turns across workers (`ichnaea_db::shard_lock`): a batch
+//! whose table is busy gives its connection back and tries again after a short pause.
+//!
 //! One batch of one shard's queue is applied in one database transaction that also records
 //! the batch id (`ichnaea_db::stations::apply_station_batch`), so a batch redelivered after
 //! a crash changes nothing the second time: station samples and weights count every
@@ -8,6 +11,8 @@
 //! recomputation and the daily statistics counters are incremented; a crash between the
 //! commit and those two steps loses only those follow-ups (areas are recomputed again by
 //! their next cell update; counters are statistics), never an observation.
+
+use std::time::{Duration, Instant};
 
 use ichnaea_core::QueueName;
 use ichnaea_core::metrics::MetricName;
@@ -20,6 +25,16 @@ use ichnaea_db::shards::StationShard;
 use ichnaea_runtime::{Batch, DataQueue};
 
 use crate::WorkerState;
+
+/// First pause before trying a table that another worker's batch is writing again.
+const BUSY_PAUSE_MIN: Duration = Duration::from_millis(10);
+
+/// Longest pause between such tries.
+const BUSY_PAUSE_MAX: Duration = Duration::from_millis(200);
+
+/// How long a batch keeps trying a busy table before it fails (and is redelivered after
+/// its lease). The consumer renews the lease meanwhile.
+const BUSY_WAIT_MAX: Duration = Duration::from_secs(300);
 
 /// The current time as the pipeline's clock.
 pub fn now() -> DateTime {
@@ -58,17 +73,29 @@ where
     let marker = BatchMarker::new(queue_key, batch.id)?;
     let now = now();
     let pool = state.db.write()?;
-    let mut conn = pool.get().await?;
-    let result = ichnaea_db::stations::apply_station_batch(
-        &mut conn,
-        shard,
-        &marker,
-        &station_batch,
-        now,
-        &state.geocoder,
-    )
-    .await?;
-    drop(conn);
+    let started = Instant::now();
+    let mut pause = BUSY_PAUSE_MIN;
+    let result = loop {
+        let mut conn = pool.get().await?;
+        let result = ichnaea_db::stations::apply_station_batch(
+            &mut conn,
+            shard,
+            &marker,
+            &station_batch,
+            now,
+            &state.geocoder,
+        )
+        .await;
+        drop(conn);
+        match result {
+            // Another worker is writing this table: wait without holding a connection.
+            Err(e) if e.is_busy() && started.elapsed() < BUSY_WAIT_MAX => {
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(BUSY_PAUSE_MAX);
+            }
+            other => break other?,
+        }
+    };
     for failure in &result.lock_failures {
         let errno = failure.errno().to_string();
         state.metrics.incr(
