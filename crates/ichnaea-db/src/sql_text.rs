@@ -20,7 +20,7 @@
 
 use std::fmt::Write as _;
 
-use chrono::{NaiveDate, NaiveDateTime};
+use chrono::{Datelike, NaiveDate, NaiveDateTime, Timelike};
 
 use crate::convert::StationColumns;
 use crate::error::DbError;
@@ -134,7 +134,18 @@ impl SqlText {
         match value {
             None => self.null(),
             Some(value) => {
-                let _ = write!(self.sql, "'{}'", value.format("%Y-%m-%d %H:%M:%S%.6f"));
+                let (date, time) = (value.date(), value.time());
+                let _ = write!(
+                    self.sql,
+                    "'{:04}-{:02}-{:02} {:02}:{:02}:{:02}.{:06}'",
+                    date.year(),
+                    date.month(),
+                    date.day(),
+                    time.hour(),
+                    time.minute(),
+                    time.second(),
+                    time.nanosecond() / 1000
+                );
                 self
             }
         }
@@ -145,7 +156,13 @@ impl SqlText {
         match value {
             None => self.null(),
             Some(value) => {
-                let _ = write!(self.sql, "'{}'", value.format("%Y-%m-%d"));
+                let _ = write!(
+                    self.sql,
+                    "'{:04}-{:02}-{:02}'",
+                    value.year(),
+                    value.month(),
+                    value.day()
+                );
                 self
             }
         }
