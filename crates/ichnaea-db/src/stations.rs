@@ -187,7 +187,7 @@ pub async fn insert_station_rows(
 ) -> Result<usize, DbError> {
     check_keys(table, rows.iter().map(|r| &r.key))?;
     let rows: Vec<&StationRow> = rows.iter().collect();
-    write_rows(conn, table, &rows, WriteMode::InsertIgnore).await
+    insert_rows(conn, table, &rows).await
 }
 
 /// Applies one dequeued batch of observations to its shard table, exactly once per
@@ -253,7 +253,7 @@ where
         if rows.is_empty() {
             continue;
         }
-        let inserted = write_rows(conn, table, &rows, WriteMode::InsertIgnore).await?;
+        let inserted = insert_rows(conn, table, &rows).await?;
         if inserted < rows.len() {
             tracing::warn!(
                 table = table.name(),
@@ -265,7 +265,7 @@ where
     }
     let updates = outcome.full_update_rows();
     if !updates.is_empty() {
-        write_rows(conn, table, &updates, WriteMode::Upsert).await?;
+        upsert_rows(conn, table, &updates).await?;
     }
     let mut confirms: BTreeMap<Date, Vec<Vec<u8>>> = BTreeMap::new();
     for (key, day) in outcome.confirms() {
@@ -357,8 +357,7 @@ async fn select_chunk(
         .collect())
 }
 
-/// `INSERT IGNORE` of whole rows (multi-row statements); returns the rows inserted.
-/// How [`write_rows`] writes.
+/// How [`write_chunk`] writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum WriteMode {
     /// New rows: `INSERT IGNORE`, so a row that appeared meanwhile is kept.
@@ -369,28 +368,43 @@ enum WriteMode {
     Upsert,
 }
 
-/// Writes rows in multi-row statements; returns the affected-row count MySQL reports.
-async fn write_rows(
+/// `INSERT IGNORE` of whole rows in multi-row statements; returns the rows inserted.
+async fn insert_rows(
     conn: &mut AsyncMysqlConnection,
     table: StationTable,
     rows: &[&StationRow],
-    mode: WriteMode,
 ) -> Result<usize, DbError> {
-    let mut affected = 0;
+    let mut inserted = 0;
     for chunk in rows.chunks(MAX_ROWS_PER_STATEMENT) {
-        affected += write_chunk(conn, table, chunk, mode).await?;
+        write_chunk(conn, table, chunk, WriteMode::InsertIgnore).await?;
+        let count: i64 =
+            diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>("ROW_COUNT()"))
+                .get_result(conn)
+                .await?;
+        inserted += usize::try_from(count).unwrap_or(0);
     }
-    Ok(affected)
+    Ok(inserted)
 }
 
-/// Renders and runs one multi-row statement (as SQL text, see `crate::sql_text`);
-/// returns the affected-row count MySQL reports.
+/// Full updates of locked rows in multi-row statements ([`WriteMode::Upsert`]).
+async fn upsert_rows(
+    conn: &mut AsyncMysqlConnection,
+    table: StationTable,
+    rows: &[&StationRow],
+) -> Result<(), DbError> {
+    for chunk in rows.chunks(MAX_ROWS_PER_STATEMENT) {
+        write_chunk(conn, table, chunk, WriteMode::Upsert).await?;
+    }
+    Ok(())
+}
+
+/// Renders and runs one multi-row statement (as SQL text, see `crate::sql_text`).
 async fn write_chunk(
     conn: &mut AsyncMysqlConnection,
     table: StationTable,
     rows: &[&StationRow],
     mode: WriteMode,
-) -> Result<usize, DbError> {
+) -> Result<(), DbError> {
     const CELL_KEY: [&str; 7] = ["cellid", "radio", "mcc", "mnc", "lac", "cid", "psc"];
     const MAC_KEY: [&str; 1] = ["mac"];
     let cell_table = match table.layout() {
@@ -464,11 +478,7 @@ async fn write_chunk(
         }
     }
     conn.batch_execute(sql.as_str()).await?;
-    let affected: i64 =
-        diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>("ROW_COUNT()"))
-            .get_result(conn)
-            .await?;
-    Ok(usize::try_from(affected).unwrap_or(0))
+    Ok(())
 }
 
 /// The confirm `UPDATE`: `last_seen = day` for every id, in one statement.

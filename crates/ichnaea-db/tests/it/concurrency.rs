@@ -3,11 +3,13 @@
 
 use std::time::Duration;
 
-use diesel_async::SimpleAsyncConnection;
-use ichnaea_core::pipeline::batch::StationBatch;
+use diesel_async::{AsyncMysqlConnection, SimpleAsyncConnection};
+use ichnaea_core::pipeline::batch::{BatchOutcome, StationBatch};
 use ichnaea_core::pipeline::observation::WifiObservation;
 use ichnaea_core::pipeline::station::{StationKey, Transition};
 use ichnaea_core::{Mac, ReportSource};
+use ichnaea_db::error::DbError;
+use ichnaea_db::retry::{BatchStatus, Retried};
 use ichnaea_db::stations::{apply_station_batch, insert_station_rows, load_station_rows};
 use ichnaea_db::{BatchMarker, LockFailure, StationShard};
 use ichnaea_testing::TestDb;
@@ -30,6 +32,23 @@ fn fresh_mac() -> Mac {
         .to_be_bytes();
     let [.., a, b, c, d, e] = nanos;
     Mac::from_array([0x5e, a, 0x60 | (b & 0x0f), c, d, e]).unwrap()
+}
+
+/// Applies `batch` to the fixtures' WiFi shard as the batch `marker` names, at `now()`.
+async fn apply_wifi(
+    conn: &mut AsyncMysqlConnection,
+    marker: &BatchMarker,
+    batch: &StationBatch<WifiObservation>,
+) -> Result<Retried<BatchStatus<BatchOutcome>>, DbError> {
+    apply_station_batch(
+        conn,
+        WifiObservation::shard(),
+        marker,
+        batch,
+        now(),
+        &TestRegions,
+    )
+    .await
 }
 
 /// Makes a raw transaction "heavier" than a station batch, so InnoDB picks the batch as
@@ -73,15 +92,7 @@ async fn deadlock_victim_is_retried() {
             .map(|o| with(o, |o| o.mac = key))
             .collect();
         let marker = BatchMarker::new("update_wifi_6", 1).unwrap();
-        let result = apply_station_batch(
-            &mut conn,
-            WifiObservation::shard(),
-            &marker,
-            &StationBatch::new(obs),
-            now(),
-            &TestRegions,
-        )
-        .await;
+        let result = apply_wifi(&mut conn, &marker, &StationBatch::new(obs)).await;
         (result, conn)
     });
     // Let the batch lock the gap and block on its insert, then insert into the same gap.
@@ -138,15 +149,7 @@ async fn lock_wait_timeout_is_retried() {
     let task = tokio::spawn(async move {
         let batch = StationBatch::new(make_obs::<WifiObservation>(ReportSource::Gnss, 0.0));
         let marker = BatchMarker::new("update_wifi_6", 7).unwrap();
-        apply_station_batch(
-            &mut conn,
-            WifiObservation::shard(),
-            &marker,
-            &batch,
-            now(),
-            &TestRegions,
-        )
-        .await
+        apply_wifi(&mut conn, &marker, &batch).await
     });
     tokio::time::sleep(Duration::from_millis(1400)).await;
     raw.query_drop("COMMIT").await.unwrap();
@@ -184,16 +187,7 @@ async fn concurrent_batches_on_one_shard_all_land() {
                 let batch = StationBatch::new(obs);
                 // As the worker does: a busy table is tried again after a pause.
                 let result = loop {
-                    match apply_station_batch(
-                        &mut conn,
-                        WifiObservation::shard(),
-                        &marker,
-                        &batch,
-                        now(),
-                        &TestRegions,
-                    )
-                    .await
-                    {
+                    match apply_wifi(&mut conn, &marker, &batch).await {
                         Err(e) if e.is_busy() => {
                             tokio::time::sleep(Duration::from_millis(5)).await;
                         }
@@ -309,18 +303,7 @@ async fn batches_of_one_table_take_turns_on_its_named_lock() {
 
     let batch = StationBatch::new(make_obs::<WifiObservation>(ReportSource::Gnss, 0.0));
     let marker = BatchMarker::new("update_wifi_6", 11).unwrap();
-    let apply = async |conn: &mut diesel_async::AsyncMysqlConnection| {
-        apply_station_batch(
-            conn,
-            WifiObservation::shard(),
-            &marker,
-            &batch,
-            now(),
-            &TestRegions,
-        )
-        .await
-    };
-    let refused = apply(&mut conn).await.unwrap_err();
+    let refused = apply_wifi(&mut conn, &marker, &batch).await.unwrap_err();
     assert!(refused.is_busy(), "{refused}");
     assert!(
         !ichnaea_db::markers::is_batch_processed(&mut conn, &marker)
@@ -332,7 +315,7 @@ async fn batches_of_one_table_take_turns_on_its_named_lock() {
         .query_first(format!("SELECT RELEASE_LOCK({name})"))
         .await
         .unwrap();
-    let result = apply(&mut conn).await.unwrap();
+    let result = apply_wifi(&mut conn, &marker, &batch).await.unwrap();
     assert!(result.lock_failures.is_empty());
     assert_eq!(result.value.applied().unwrap().count(Transition::New), 1);
     let free: Option<i32> = raw
