@@ -436,9 +436,9 @@ async fn export_query(
         "source": "query",
     });
     let item = json!({"api_key": key.valid_key(), "source": "query", "report": report});
-    match ichnaea_runtime::queue::encode_json_gzip(&item) {
-        Ok(bytes) => {
-            if let Err(e) = state.incoming.push(&[bytes]).await {
+    match ichnaea_runtime::queue::encode_incoming(&[item]) {
+        Ok(items) => {
+            if let Err(e) = state.incoming.push(&items).await {
                 tracing::warn!(error = %e, "cannot queue a locate query for the pipeline");
             }
         }

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use ichnaea_db::DbPool;
 use ichnaea_db::export_config::{self, ExportConfigRow};
 use ichnaea_runtime::config::{RawConfig, Role, Settings};
-use ichnaea_runtime::queue::encode_json_gzip;
+use ichnaea_runtime::queue::{encode_incoming, encode_json_gzip};
 use ichnaea_runtime::{Batch, Metrics};
 use ichnaea_testing::{TestDb, TestRedis};
 use ichnaea_worker::WorkerState;
@@ -45,15 +45,19 @@ fn config(name: &str, schema: &str, url: Option<String>) -> ExportConfigRow {
     }
 }
 
-fn item(api_key: Option<&str>, source: &str, lat: f64) -> Vec<u8> {
-    encode_json_gzip(&json!({
+fn entry(api_key: Option<&str>, source: &str, lat: f64) -> Value {
+    json!({
         "api_key": api_key,
         "source": source,
         "report": {"timestamp": 1_700_000_000_000_i64,
                    "position": {"latitude": lat, "longitude": -0.1},
                    "wifiAccessPoints": [{"macAddress": "a82066000001"}]},
-    }))
-    .unwrap()
+    })
+}
+
+/// A queue item of one report, in the reference's format (a JSON object).
+fn item(api_key: Option<&str>, source: &str, lat: f64) -> Vec<u8> {
+    encode_json_gzip(&entry(api_key, source, lat)).unwrap()
 }
 
 async fn lrange(redis: &TestRedis, key: &str) -> Vec<Value> {
@@ -93,8 +97,13 @@ async fn distribution_follows_skip_rules_and_is_not_repeated() {
         items: vec![
             item(None, "gnss", 1.0),
             item(Some("secret-key"), "gnss", 2.0),
-            item(Some("other"), "query", 3.0),
-            item(Some("other"), "fused", 4.0),
+            // Two reports in one item, as the api queues a submission.
+            encode_incoming(&[
+                entry(Some("other"), "query", 3.0),
+                entry(Some("other"), "fused", 4.0),
+            ])
+            .unwrap()
+            .remove(0),
             b"not gzip".to_vec(),
         ],
     };

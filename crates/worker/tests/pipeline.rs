@@ -14,9 +14,9 @@ use ichnaea_core::{Mac, QueueName, WifiShard};
 use ichnaea_db::export_config::{self, ExportConfigRow};
 use ichnaea_db::{DbPool, StationTable};
 use ichnaea_runtime::DataQueue;
-use ichnaea_runtime::queue::encode_json_gzip;
+use ichnaea_runtime::queue::{encode_incoming, encode_json_gzip};
 use ichnaea_testing::{TestDb, TestRedis};
-use serde_json::json;
+use serde_json::{Value, json};
 
 /// 40 WiFi access points spread over many shards, 100 m apart.
 fn stations() -> Vec<(Mac, f64, f64)> {
@@ -33,8 +33,8 @@ fn stations() -> Vec<(Mac, f64, f64)> {
 }
 
 /// `reports` GNSS reports, each seeing 4 access points from right next to them; returns
-/// the queue items and how many times each access point was observed.
-fn reports(reports: usize) -> (Vec<Vec<u8>>, HashMap<Mac, u32>) {
+/// the `update_incoming` entries and how many times each access point was observed.
+fn reports(reports: usize) -> (Vec<Value>, HashMap<Mac, u32>) {
     let all = stations();
     let now_ms = chrono::Utc::now().timestamp_millis();
     let mut counts = HashMap::new();
@@ -59,7 +59,7 @@ fn reports(reports: usize) -> (Vec<Vec<u8>>, HashMap<Mac, u32>) {
                 "wifiAccessPoints": wifis,
             }
         });
-        items.push(encode_json_gzip(&item).unwrap());
+        items.push(item);
     }
     (items, counts)
 }
@@ -183,10 +183,14 @@ async fn reports_reach_the_station_tables_with_several_workers() {
     let db = TestDb::new().await;
     let redis = TestRedis::new().await;
     add_internal_export(&db, 5).await;
-    let (items, counts) = reports(300);
+    let (entries, counts) = reports(300);
     let incoming = DataQueue::new(redis.client(), &QueueName::UpdateIncoming);
-    for chunk in items.chunks(20) {
-        incoming.push(chunk).await.unwrap();
+    // As the api queues them: several reports per item.
+    for chunk in entries.chunks(20) {
+        incoming
+            .push(&encode_incoming(chunk).unwrap())
+            .await
+            .unwrap();
     }
     let mut workers = [
         worker(&db, &redis),
@@ -209,7 +213,12 @@ async fn sigkill_mid_batch_loses_and_duplicates_nothing() {
     let db = TestDb::new().await;
     let redis = TestRedis::new().await;
     add_internal_export(&db, 10).await;
-    let (items, counts) = reports(600);
+    let (entries, counts) = reports(600);
+    // One report per item (the reference's format, still read), so batches are small.
+    let items: Vec<Vec<u8>> = entries
+        .iter()
+        .map(|entry| encode_json_gzip(entry).unwrap())
+        .collect();
     let incoming = DataQueue::new(redis.client(), &QueueName::UpdateIncoming);
     // Small pushes, so the worker takes many small batches and a kill lands mid-way.
     for chunk in items.chunks(50) {

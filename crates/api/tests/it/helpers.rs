@@ -130,3 +130,25 @@ pub async fn add_stations(
         .unwrap();
     assert_eq!(n, rows.len());
 }
+
+/// The raw items of `update_incoming`, oldest first.
+pub async fn queued_items(redis: &ichnaea_testing::TestRedis) -> Vec<Vec<u8>> {
+    let mut conn = redis.conn().await;
+    ::redis::cmd("LRANGE")
+        .arg("update_incoming")
+        .arg(0)
+        .arg(-1)
+        .query_async(&mut conn)
+        .await
+        .unwrap()
+}
+
+/// Every report entry queued in `update_incoming` (`{api_key, source, report}`), decoded,
+/// in order.
+pub async fn queued(redis: &ichnaea_testing::TestRedis) -> Vec<serde_json::Value> {
+    queued_items(redis)
+        .await
+        .iter()
+        .flat_map(|item| ichnaea_runtime::queue::decode_incoming(item).unwrap())
+        .collect()
+}

@@ -7,11 +7,10 @@ use ichnaea_core::pipeline::station::StationKey;
 use ichnaea_core::{BlueShard, CellId, CellShard, Mac, Radio, WifiShard};
 use ichnaea_db::StationTable;
 use ichnaea_runtime::GeoIp;
-use ichnaea_runtime::queue::decode_json_gzip;
 use ichnaea_testing::{TestDb, TestRedis};
 use serde_json::{Value, json};
 
-use crate::helpers::{add_key, add_stations, geoip, state, station};
+use crate::helpers::{add_key, add_stations, geoip, queued, state, station};
 
 const LONDON_IP: &str = "81.2.69.192";
 
@@ -43,18 +42,6 @@ where
         status,
         serde_json::from_slice(&bytes).unwrap_or(Value::Null),
     )
-}
-
-async fn queued(redis: &TestRedis) -> Vec<Value> {
-    let mut conn = redis.conn().await;
-    let items: Vec<Vec<u8>> = ::redis::cmd("LRANGE")
-        .arg("update_incoming")
-        .arg(0)
-        .arg(-1)
-        .query_async(&mut conn)
-        .await
-        .unwrap();
-    items.iter().map(|i| decode_json_gzip(i).unwrap()).collect()
 }
 
 #[actix_web::test]

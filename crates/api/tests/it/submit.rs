@@ -6,11 +6,11 @@ use actix_web::http::StatusCode;
 use actix_web::test::{self, TestRequest};
 use ichnaea_api::build_app;
 use ichnaea_runtime::GeoIp;
-use ichnaea_runtime::queue::decode_json_gzip;
+use ichnaea_runtime::queue::INCOMING_REPORTS_PER_ITEM;
 use ichnaea_testing::{TestDb, TestRedis};
 use serde_json::{Value, json};
 
-use crate::helpers::{add_key, received, state, statsd};
+use crate::helpers::{add_key, queued, queued_items, received, state, statsd};
 
 const LONDON: &str = "81.2.69.192";
 
@@ -18,19 +18,6 @@ fn gzip(data: &[u8]) -> Vec<u8> {
     let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     e.write_all(data).unwrap();
     e.finish().unwrap()
-}
-
-/// Everything in `update_incoming`, decoded.
-async fn queued(redis: &TestRedis) -> Vec<Value> {
-    let mut conn = redis.conn().await;
-    let items: Vec<Vec<u8>> = ::redis::cmd("LRANGE")
-        .arg("update_incoming")
-        .arg(0)
-        .arg(-1)
-        .query_async(&mut conn)
-        .await
-        .unwrap();
-    items.iter().map(|i| decode_json_gzip(i).unwrap()).collect()
 }
 
 fn cell_report() -> Value {
@@ -74,6 +61,54 @@ async fn gzip_submission_is_queued_anonymously() {
     assert_eq!(items[0]["report"]["timestamp"], 1_405_602_028_568_i64);
     assert_eq!(items[0]["report"]["cellTowers"][0]["radioType"], "lte");
     assert_eq!(items[0]["report"]["position"]["latitude"], 51.5);
+}
+
+/// The reports of one submission travel together: gzip-compressed JSON arrays of at most
+/// `INCOMING_REPORTS_PER_ITEM` entries, in the order they were sent.
+#[actix_web::test]
+async fn a_submission_is_queued_in_chunks_of_reports() {
+    let db = TestDb::new().await;
+    let redis = TestRedis::new().await;
+    let app = test::init_service(build_app(state(&db.url(), &redis.url(), GeoIp::none()))).await;
+    let reports: Vec<Value> = (0..120)
+        .map(|i| {
+            json!({"timestamp": 1_405_602_028_000_i64 + i,
+                   "position": {"latitude": 51.5, "longitude": -0.1},
+                   "wifiAccessPoints": [{"macAddress": "a82066123456"}]})
+        })
+        .collect();
+    let res = test::call_service(
+        &app,
+        TestRequest::post()
+            .uri("/v2/geosubmit?key=unknown-key")
+            .set_json(json!({ "items": reports }))
+            .to_request(),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let items = queued_items(&redis).await;
+    let sizes: Vec<usize> = items
+        .iter()
+        .map(|item| {
+            let text = flate2::read::GzDecoder::new(item.as_slice());
+            let entries: Vec<Value> = serde_json::from_reader(text).unwrap();
+            entries.len()
+        })
+        .collect();
+    assert_eq!(sizes, [50, 50, 20]);
+    assert_eq!(INCOMING_REPORTS_PER_ITEM, 50);
+    let entries = queued(&redis).await;
+    let stamps: Vec<i64> = entries
+        .iter()
+        .map(|e| e["report"]["timestamp"].as_i64().unwrap())
+        .collect();
+    let sent: Vec<i64> = (0..120).map(|i| 1_405_602_028_000_i64 + i).collect();
+    assert_eq!(stamps, sent, "every report once, in order");
+    assert!(
+        entries
+            .iter()
+            .all(|e| e["api_key"].is_null() && e["source"] == "gnss")
+    );
 }
 
 #[actix_web::test]

@@ -13,14 +13,17 @@ use std::time::Duration;
 use ichnaea_core::QueueName;
 use ichnaea_db::export_config;
 use ichnaea_runtime::Batch;
-use ichnaea_runtime::queue::{decode_json_gzip, push_once};
+use ichnaea_runtime::queue::{decode_incoming, push_once};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use crate::WorkerState;
 
-/// Items taken from `update_incoming` per batch.
-pub const BATCH: usize = 5000;
+/// Items taken from `update_incoming` per batch. The reference takes 5000 items of one
+/// report each; an item here holds the reports of one submission, up to
+/// [`INCOMING_REPORTS_PER_ITEM`](ichnaea_runtime::queue::INCOMING_REPORTS_PER_ITEM), so a
+/// batch is at most 25 000 reports.
+pub const BATCH: usize = 500;
 
 /// How long the "already distributed" marker of a batch is kept.
 const MARKER_TTL: Duration = Duration::from_secs(2 * 86_400);
@@ -55,10 +58,11 @@ pub async fn handle(state: &WorkerState, batch: &Batch) -> anyhow::Result<()> {
         .items
         .iter()
         .filter_map(|raw| {
-            let item = decode_json_gzip::<Incoming>(raw).ok();
-            undecodable += usize::from(item.is_none());
-            item
+            let entries = decode_incoming::<Incoming>(raw).ok();
+            undecodable += usize::from(entries.is_none());
+            entries
         })
+        .flatten()
         .collect();
     let groups: Vec<Group> = super::group_in_order(decoded.into_iter().map(|item| {
         let source = item.source.unwrap_or_else(|| "gnss".to_owned());
