@@ -37,6 +37,10 @@ use std::fmt;
 /// report it like a decoding error. No real client nests deeper than a few levels.
 pub const MAX_DEPTH: usize = 512;
 
+/// Objects with up to this many keys find duplicate keys by a linear scan; larger ones
+/// build a hash index.
+const LINEAR_KEYS: usize = 16;
+
 /// CPython's default limit on the digits of an integer literal
 /// (`sys.get_int_max_str_digits()`).
 pub const MAX_INT_DIGITS: usize = 4300;
@@ -618,7 +622,10 @@ impl Parser<'_> {
     fn parse_object(&self, mut idx: usize, depth: usize) -> Step<JsonValue> {
         let len = self.b.len();
         let mut entries: Vec<(String, JsonValue)> = Vec::new();
-        let mut index: HashMap<String, usize> = HashMap::new();
+        // Duplicate keys are found by a linear scan while the object is small (every
+        // object of a real request), through a hash index once it grows past
+        // `LINEAR_KEYS`, so that an object of many keys stays linear to parse.
+        let mut index: Option<HashMap<String, usize>> = None;
         idx = self.skip_ws(idx);
         if idx >= len || self.b[idx] != b'}' {
             loop {
@@ -635,10 +642,24 @@ impl Parser<'_> {
                 }
                 idx = self.skip_ws(idx + 1);
                 let (value, next) = self.scan_once(idx, depth)?;
-                match index.get(&key) {
-                    Some(&at) => entries[at].1 = value,
+                let existing = match &index {
+                    Some(index) => index.get(&key).copied(),
+                    None => entries.iter().position(|(k, _)| *k == key),
+                };
+                match existing {
+                    Some(at) => entries[at].1 = value,
                     None => {
-                        index.insert(key.clone(), entries.len());
+                        if let Some(index) = &mut index {
+                            index.insert(key.clone(), entries.len());
+                        } else if entries.len() >= LINEAR_KEYS {
+                            let mut built: HashMap<String, usize> = entries
+                                .iter()
+                                .enumerate()
+                                .map(|(at, (k, _))| (k.clone(), at))
+                                .collect();
+                            built.insert(key.clone(), entries.len());
+                            index = Some(built);
+                        }
                         entries.push((key, value));
                     }
                 }
@@ -967,6 +988,30 @@ mod tests {
     fn duplicate_keys_last_wins_first_position() {
         let v = parse(r#"{"a": 1, "b": 2, "a": 3}"#).unwrap();
         assert_eq!(v.py_repr(), "{'a': 3, 'b': 2}");
+    }
+
+    #[test]
+    fn duplicate_keys_in_large_objects() {
+        // Past LINEAR_KEYS the duplicates are found through the hash index; a duplicate
+        // of a key seen before the index was built, and one seen after, both replace.
+        let keys: Vec<String> = (0..40).map(|i| format!("\"k{i}\": {i}")).collect();
+        let text = format!(
+            r#"{{{}, "k3": "x", "k30": "y", "k39": "z"}}"#,
+            keys.join(", ")
+        );
+        let JsonValue::Object(obj) = parse(&text).unwrap() else {
+            panic!("not an object");
+        };
+        assert_eq!(obj.len(), 40);
+        assert_eq!(obj.get("k3"), Some(&JsonValue::Str("x".into())));
+        assert_eq!(obj.get("k30"), Some(&JsonValue::Str("y".into())));
+        assert_eq!(obj.get("k39"), Some(&JsonValue::Str("z".into())));
+        assert_eq!(
+            obj.iter().nth(3).map(|(k, _)| k),
+            Some("k3"),
+            "first position kept"
+        );
+        assert_eq!(obj.get("k4"), Some(&JsonValue::Int(4)));
     }
 
     #[test]

@@ -27,6 +27,8 @@
 //! `_nomap` / `_optout` networks at ingest. Integers beyond the `i64` range are omitted
 //! (the reference queues them and the pipeline then discards them as out of range).
 
+use std::fmt::Write as _;
+
 use serde::Serialize;
 
 use super::ValidationError;
@@ -380,9 +382,18 @@ fn entries<T>(
         return Vec::new();
     };
     let list_path = join(path, name);
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(items.len());
+    // One buffer for the entries' paths (`<list>.<index>`): they are only read when an
+    // entry has an error, but every entry needs one.
+    let mut item_path = String::with_capacity(list_path.len() + 6);
     for (i, item) in items.iter().enumerate() {
-        let item_path = join(&list_path, &i.to_string());
+        item_path.clear();
+        item_path.push_str(&list_path);
+        if !item_path.is_empty() {
+            item_path.push('.');
+        }
+        // Writing to a String cannot fail.
+        let _ = write!(item_path, "{i}");
         if let Some(item) = mapping(item, &item_path, errors)
             && let Some(value) = entry(item, &item_path, errors)
         {
