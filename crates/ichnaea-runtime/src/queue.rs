@@ -27,12 +27,33 @@
 //! skewed clocks agree on leases. The scripts touch keys they derive from `Q`, which is fine
 //! for a standalone or replicated Redis but not for Redis Cluster.
 
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use ichnaea_core::QueueName;
 use redis::Script;
 
 use crate::redis::{RedisClient, RedisError};
+
+/// The queue scripts, hashed once per process (a `Script` computes its SHA-1 when it is
+/// made, and every push and claim runs one).
+struct Scripts {
+    push: Script,
+    push_once: Script,
+    claim: Script,
+    renew: Script,
+    ack: Script,
+    ready: Script,
+}
+
+static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
+    push: Script::new(PUSH_SCRIPT),
+    push_once: Script::new(PUSH_ONCE_SCRIPT),
+    claim: Script::new(CLAIM_SCRIPT),
+    renew: Script::new(RENEW_SCRIPT),
+    ack: Script::new(ACK_SCRIPT),
+    ready: Script::new(READY_SCRIPT),
+});
 
 /// After this many deliveries a batch is considered poison: its items move to `Q:dead`
 /// instead of being handed out again, so one bad batch cannot stall a queue forever.
@@ -189,7 +210,7 @@ pub async fn push_once(
     marker_ttl: Duration,
     pushes: &[(String, Vec<Vec<u8>>)],
 ) -> Result<bool, RedisError> {
-    let script = Script::new(PUSH_ONCE_SCRIPT);
+    let script = &SCRIPTS.push_once;
     let mut invocation = script.prepare_invoke();
     invocation.key(marker);
     invocation.arg(marker_ttl.as_secs().max(1));
@@ -277,7 +298,7 @@ impl DataQueue {
                 .await?;
             return Ok(len);
         }
-        let script = Script::new(PUSH_SCRIPT);
+        let script = &SCRIPTS.push;
         let mut invocation = script.prepare_invoke();
         invocation
             .key(&self.key)
@@ -297,7 +318,8 @@ impl DataQueue {
         lease: Duration,
     ) -> Result<Option<Batch>, RedisError> {
         let mut conn = self.redis.shared().await?;
-        let result: Option<(u64, u32, Vec<Vec<u8>>)> = Script::new(CLAIM_SCRIPT)
+        let result: Option<(u64, u32, Vec<Vec<u8>>)> = SCRIPTS
+            .claim
             .key(&self.key)
             .key(self.sub("since"))
             .key(self.sub("seq"))
@@ -328,7 +350,8 @@ impl DataQueue {
         lease: Duration,
     ) -> Result<bool, RedisError> {
         let mut conn = self.redis.shared().await?;
-        let renewed: i64 = Script::new(RENEW_SCRIPT)
+        let renewed: i64 = SCRIPTS
+            .renew
             .key(self.sub("inflight"))
             .key(self.sub("owner"))
             .arg(batch.id)
@@ -342,7 +365,8 @@ impl DataQueue {
     /// Acknowledges a batch: its items are deleted for good.
     pub async fn ack(&self, batch: &Batch) -> Result<(), RedisError> {
         let mut conn = self.redis.shared().await?;
-        let _: i64 = Script::new(ACK_SCRIPT)
+        let _: i64 = SCRIPTS
+            .ack
             .key(self.sub("inflight"))
             .key(self.sub("owner"))
             .key(self.sub("tries"))
@@ -356,7 +380,8 @@ impl DataQueue {
     /// Size and age of the pending items.
     pub async fn state(&self) -> Result<QueueState, RedisError> {
         let mut conn = self.redis.shared().await?;
-        let (size, age_ms): (u64, i64) = Script::new(READY_SCRIPT)
+        let (size, age_ms): (u64, i64) = SCRIPTS
+            .ready
             .key(&self.key)
             .key(self.sub("since"))
             .invoke_async(&mut conn)
