@@ -6,7 +6,10 @@
 //! modified = today`) in one statement and set `modified = today` on the others in one
 //! more. The plan is idempotent (a second run the same day finds every cell modified
 //! today), so the optional batch marker only saves work. The transaction runs under the
-//! lock-retry policy (`crate::retry`; the reference's metric is `datamaps.dberror`).
+//! lock-retry policy (`crate::retry`; the reference's metric is `datamaps.dberror`), and
+//! batches of one quadrant take turns across workers (`crate::shard_lock`): while
+//! another batch holds the quadrant, [`update_datamap`] returns a
+//! [`DbError::is_busy`] error without writing.
 //!
 //! [`cleanup_datamap`] deletes cells not seen for a year.
 
@@ -26,6 +29,7 @@ use crate::convert::{date_from_sql, date_to_sql, grid_from_sql, grid_to_sql};
 use crate::error::DbError;
 use crate::markers::{self, BatchMarker};
 use crate::retry::{BatchStatus, Retried, retry_transaction};
+use crate::shard_lock;
 use crate::shards::with_datamap_table;
 
 /// Records dequeued grid cells in their quadrant table (`today` is `now.date()`),
@@ -50,9 +54,17 @@ pub async fn update_datamap(
             lock_failures: Vec::new(),
         });
     }
-    retry_transaction!(conn, async |c| {
+    // Batches of one quadrant take turns across workers, as station batches do: new
+    // cells are inserted into the gaps that `FOR UPDATE` locked, and two workers'
+    // batches deadlocked on them.
+    shard_lock::try_acquire(conn, shard.table_name()).await?;
+    let result = retry_transaction!(conn, async |c| {
         datamap_attempt(c, shard, marker, grids, now).await
-    })
+    });
+    let released = shard_lock::release(conn).await;
+    let result = result?;
+    released?;
+    Ok(result)
 }
 
 async fn datamap_attempt(

@@ -52,6 +52,8 @@ pub struct WorkerState {
     pub station_batch: usize,
     /// Whether reports feed the datamap (the coverage map).
     pub record_datamap: bool,
+    /// Grid cells this process queued for the datamap today.
+    pub recent_grids: Arc<tasks::datamap::RecentGrids>,
     /// Object store settings (S3 endpoint for backup exports).
     pub assets: ichnaea_runtime::config::AssetSettings,
 }
@@ -101,6 +103,7 @@ impl WorkerState {
             export_max_age: settings.worker.export_max_age,
             station_batch: settings.worker.station_batch,
             record_datamap: true,
+            recent_grids: Arc::default(),
             assets: settings.assets.clone(),
         })
     }

@@ -308,3 +308,79 @@ async fn backup_to_an_s3_compatible_store() {
         json!({"items": [{"a": 1}]})
     );
 }
+
+/// The internal export queues a report's grid cell for the datamap once a day per
+/// process: later reports from the same cell add observations but no datamap items.
+#[tokio::test]
+async fn datamap_cells_are_queued_once_a_day_per_process() {
+    let db = TestDb::new().await;
+    let redis = TestRedis::new().await;
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    let report = |lat: f64, mac: &str| {
+        serde_json::to_vec(&json!({
+            "api_key": null,
+            "report": {"timestamp": now_ms,
+                       "position": {"latitude": lat, "longitude": 13.4, "accuracy": 10.0},
+                       "wifiAccessPoints": [{"macAddress": mac, "signalStrength": -60}]},
+        }))
+        .unwrap()
+    };
+    let internal = config("internal", "internal", None);
+    let batch = |id: u64, items: Vec<Vec<u8>>| Batch {
+        id,
+        deliveries: 1,
+        items,
+    };
+    let first = state(&db, &redis);
+    export::export(
+        &first,
+        &internal,
+        &batch(
+            1,
+            vec![report(52.5, "a82066000001"), report(52.6, "a82066000002")],
+        ),
+    )
+    .await
+    .unwrap();
+    // The same two cells again, and a new one.
+    export::export(
+        &first,
+        &internal,
+        &batch(
+            2,
+            vec![
+                report(52.5, "a82066000003"),
+                report(52.6, "a82066000004"),
+                report(52.7, "a82066000005"),
+            ],
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(datamap_items(&redis).await, 3, "each cell once");
+    let mut observations = 0;
+    for shard in 0..16 {
+        let key = format!("update_wifi_{shard:x}");
+        observations += lrange(&redis, &key).await.len();
+    }
+    assert_eq!(observations, 5, "every observation is queued");
+    // Another worker process has its own memory of the day's cells.
+    let second = state(&db, &redis);
+    export::export(
+        &second,
+        &internal,
+        &batch(3, vec![report(52.5, "a82066000006")]),
+    )
+    .await
+    .unwrap();
+    assert_eq!(datamap_items(&redis).await, 4);
+}
+
+async fn datamap_items(redis: &TestRedis) -> usize {
+    let mut conn = redis.conn().await;
+    ::redis::cmd("LLEN")
+        .arg("update_datamap_ne")
+        .query_async(&mut conn)
+        .await
+        .unwrap()
+}

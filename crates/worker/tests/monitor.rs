@@ -82,6 +82,7 @@ fn worker_state(db: DbPools, redis: &TestRedis, metrics: Metrics) -> WorkerState
         export_max_age: Duration::from_secs(3600),
         station_batch: 500,
         record_datamap: true,
+        recent_grids: Default::default(),
         assets: ichnaea_runtime::config::AssetSettings {
             bucket: None,
             url: None,

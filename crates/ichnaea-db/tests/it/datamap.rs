@@ -151,3 +151,44 @@ async fn cleanup_keeps_one_year() {
     let rows = all_rows(&mut conn).await;
     assert!(rows.iter().all(|r| r.3 == today()));
 }
+
+/// Batches of one quadrant take turns across workers on a named lock, as station
+/// batches do: while another connection holds it, a batch writes nothing and reports
+/// the table busy.
+#[tokio::test]
+async fn batches_of_one_quadrant_take_turns() {
+    use mysql_async::prelude::Queryable;
+
+    let db = TestDb::new().await;
+    let (_pool, mut conn) = connect(&db).await;
+    let mut raw = db.conn().await;
+    let shard = DataMapShard::Ne;
+    let name = format!("SHA1(CONCAT(DATABASE(), '/', '{}'))", shard.table_name());
+    let taken: Option<i32> = raw
+        .query_first(format!("SELECT GET_LOCK({name}, 0)"))
+        .await
+        .unwrap();
+    assert_eq!(taken, Some(1));
+    let grids = [Grid::from_position(52.5, 13.4)];
+    assert_eq!(grids[0].shard(), shard);
+    let refused = update_datamap(&mut conn, shard, None, &grids, now())
+        .await
+        .unwrap_err();
+    assert!(refused.is_busy(), "{refused}");
+    assert!(all_rows(&mut conn).await.is_empty(), "nothing written");
+
+    let _: Option<i32> = raw
+        .query_first(format!("SELECT RELEASE_LOCK({name})"))
+        .await
+        .unwrap();
+    let result = update_datamap(&mut conn, shard, None, &grids, now())
+        .await
+        .unwrap();
+    assert!(result.value.applied().is_some());
+    assert_eq!(all_rows(&mut conn).await.len(), 1);
+    let free: Option<i32> = raw
+        .query_first(format!("SELECT IS_FREE_LOCK({name})"))
+        .await
+        .unwrap();
+    assert_eq!(free, Some(1), "the batch released the lock");
+}

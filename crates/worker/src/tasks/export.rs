@@ -213,14 +213,22 @@ async fn export_internal(
             )
         })
         .collect();
+    // Grid cells already queued today by this process are left out (`RecentGrids`).
+    let today = super::station::now().date();
+    let mut queued_grids = Vec::new();
     for (shard, grids) in &result.datamap {
-        pushes.push((
-            QueueName::UpdateDatamap(*shard).key().into_owned(),
-            grids.iter().map(|g| g.to_bytes().to_vec()).collect(),
-        ));
+        let unseen = state.recent_grids.unseen(today, grids);
+        if !unseen.is_empty() {
+            pushes.push((
+                QueueName::UpdateDatamap(*shard).key().into_owned(),
+                unseen.iter().map(|g| g.to_bytes().to_vec()).collect(),
+            ));
+            queued_grids.extend(unseen);
+        }
     }
     let marker = format!("queue_export_{}:exported:{}", config.name, batch.id);
     let fresh = push_once(&state.redis, &marker, MARKER_TTL, &pushes).await?;
+    state.recent_grids.remember(today, &queued_grids);
     if fresh {
         for (api_key, counts) in &result.counts {
             let label = api_key

@@ -2,7 +2,8 @@
 //! tables (`pipeline.md` §5).
 //!
 //! Batches of one table take turns across workers (`ichnaea_db::shard_lock`): a batch
-//! whose table is busy gives its connection back and tries again after a short pause.
+//! whose table is busy gives its connection back and tries again after a short pause
+//! (`taking_turns!`, which the datamap batches use too).
 //!
 //! One batch of one shard's queue is applied in one database transaction that also records
 //! the batch id (`ichnaea_db::stations::apply_station_batch`), so a batch redelivered after
@@ -12,7 +13,7 @@
 //! commit and those two steps loses only those follow-ups (areas are recomputed again by
 //! their next cell update; counters are statistics), never an observation.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ichnaea_core::QueueName;
 use ichnaea_core::metrics::MetricName;
@@ -27,19 +28,54 @@ use ichnaea_runtime::{Batch, DataQueue};
 use crate::WorkerState;
 
 /// First pause before trying a table that another worker's batch is writing again.
-const BUSY_PAUSE_MIN: Duration = Duration::from_millis(10);
+pub(crate) const BUSY_PAUSE_MIN: Duration = Duration::from_millis(10);
 
 /// Longest pause between such tries.
-const BUSY_PAUSE_MAX: Duration = Duration::from_millis(200);
+pub(crate) const BUSY_PAUSE_MAX: Duration = Duration::from_millis(200);
 
 /// How long a batch keeps trying a busy table before it fails (and is redelivered after
 /// its lease). The consumer renews the lease meanwhile.
-const BUSY_WAIT_MAX: Duration = Duration::from_secs(300);
+pub(crate) const BUSY_WAIT_MAX: Duration = Duration::from_secs(300);
 
 /// The current time as the pipeline's clock.
 pub fn now() -> DateTime {
     DateTime::from_unix_seconds(chrono::Utc::now().timestamp())
 }
+
+/// Evaluates `$write`, a batch write that takes its table's turn
+/// (`ichnaea_db::shard_lock`), with `$conn` bound to a pooled connection; yields
+/// `anyhow::Result` of its value. While another worker's batch is writing the table, it
+/// gives the connection back and tries again after a pause (10 ms, doubling up to
+/// 200 ms), for up to `BUSY_WAIT_MAX`. (A macro: the futures of an async closure over a
+/// borrowed connection cannot be shown to be `Send`.)
+macro_rules! taking_turns {
+    ($state:expr, |$conn:ident| $write:expr) => {
+        async {
+            let pool = $state.db.write()?;
+            let started = std::time::Instant::now();
+            let mut pause = $crate::tasks::station::BUSY_PAUSE_MIN;
+            loop {
+                let mut pooled = pool.get().await?;
+                let result = {
+                    let $conn: &mut diesel_async::AsyncMysqlConnection = &mut pooled;
+                    $write.await
+                };
+                drop(pooled);
+                match result {
+                    Err(e)
+                        if e.is_busy()
+                            && started.elapsed() < $crate::tasks::station::BUSY_WAIT_MAX =>
+                    {
+                        tokio::time::sleep(pause).await;
+                        pause = (pause * 2).min($crate::tasks::station::BUSY_PAUSE_MAX);
+                    }
+                    other => break anyhow::Ok(other?),
+                }
+            }
+        }
+    };
+}
+pub(crate) use taking_turns;
 
 /// Applies one batch of a station shard's queue.
 pub async fn handle<S>(
@@ -72,30 +108,17 @@ where
     }
     let marker = BatchMarker::new(queue_key, batch.id)?;
     let now = now();
-    let pool = state.db.write()?;
-    let started = Instant::now();
-    let mut pause = BUSY_PAUSE_MIN;
-    let result = loop {
-        let mut conn = pool.get().await?;
-        let result = ichnaea_db::stations::apply_station_batch(
-            &mut conn,
+    let result = taking_turns!(state, |conn| {
+        ichnaea_db::stations::apply_station_batch(
+            conn,
             shard,
             &marker,
             &station_batch,
             now,
             &state.geocoder,
         )
-        .await;
-        drop(conn);
-        match result {
-            // Another worker is writing this table: wait without holding a connection.
-            Err(e) if e.is_busy() && started.elapsed() < BUSY_WAIT_MAX => {
-                tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(BUSY_PAUSE_MAX);
-            }
-            other => break other?,
-        }
-    };
+    })
+    .await?;
     for failure in &result.lock_failures {
         let errno = failure.errno().to_string();
         state.metrics.incr(
