@@ -221,7 +221,7 @@ pub const VARS: &[VarSpec] = &[
     ),
     var(
         "WORKER_STATION_BATCH",
-        Some("5000"),
+        Some("20000"),
         "Most observations a station update takes from one shard queue at once; a backlog merges into fewer, larger transactions.",
     ),
     var(
@@ -756,7 +756,9 @@ impl Settings {
                 .millis("WORKER_POLL_INTERVAL_MS")
                 .unwrap_or(Duration::from_secs(1)),
             lease: Duration::from_secs(p.number("WORKER_LEASE_SECS", 3, 86_400).unwrap_or(60)),
-            station_batch: p.number("WORKER_STATION_BATCH", 1, 100_000).unwrap_or(5000),
+            station_batch: p
+                .number("WORKER_STATION_BATCH", 1, 100_000)
+                .unwrap_or(20_000),
             export_max_age: Duration::from_secs(
                 p.number("EXPORT_MAX_AGE_SECS", 0, 86_400).unwrap_or(60),
             ),
@@ -887,7 +889,7 @@ mod tests {
         assert_eq!(s.geoip_path, None);
         assert_eq!(s.worker.poll_interval, Duration::from_secs(1));
         assert_eq!(s.worker.lease, Duration::from_secs(60));
-        assert_eq!(s.worker.station_batch, 5000);
+        assert_eq!(s.worker.station_batch, 20_000);
         assert_eq!(s.worker.export_max_age, Duration::from_secs(60));
     }
 
