@@ -108,12 +108,6 @@ impl Partial {
 /// Runs the load and reports.
 pub async fn run(spec: LoadSpec) -> anyhow::Result<LoadReport> {
     anyhow::ensure!(!spec.bodies.is_empty(), "no request bodies");
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(spec.connections)
-        .http1_only()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .context("building the HTTP client")?;
     let mut headers = reqwest::header::HeaderMap::new();
     for (name, value) in &spec.headers {
         headers.insert(
@@ -125,10 +119,19 @@ pub async fn run(spec: LoadSpec) -> anyhow::Result<LoadReport> {
         reqwest::header::CONTENT_TYPE,
         reqwest::header::HeaderValue::from_static("application/json"),
     );
+    // The headers are the client's defaults rather than copied into every request: the
+    // generator shares the machine with the api, so its own CPU per request counts.
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(spec.connections)
+        .http1_only()
+        .default_headers(headers)
+        .timeout(Duration::from_secs(30))
+        .build()
+        .context("building the HTTP client")?;
     let started = Instant::now();
     let total = match spec.rate {
-        None => closed_loop(&spec, &client, &headers, started).await?,
-        Some(rate) => open_loop(&spec, &client, &headers, rate, started).await?,
+        None => closed_loop(&spec, &client, started).await?,
+        Some(rate) => open_loop(&spec, &client, rate, started).await?,
     };
     let elapsed = started.elapsed();
     let mut latencies_us = total.latencies_us;
@@ -144,18 +147,11 @@ pub async fn run(spec: LoadSpec) -> anyhow::Result<LoadReport> {
 async fn send(
     client: &reqwest::Client,
     spec: &LoadSpec,
-    headers: &reqwest::header::HeaderMap,
     body: Bytes,
     since: Instant,
     into: &mut Partial,
 ) {
-    let status = match client
-        .post(&spec.url)
-        .headers(headers.clone())
-        .body(body)
-        .send()
-        .await
-    {
+    let status = match client.post(&spec.url).body(body).send().await {
         // Read the whole answer: the request is not done before its body is.
         Ok(response) => {
             let status = response.status().as_u16();
@@ -178,14 +174,12 @@ async fn send(
 async fn closed_loop(
     spec: &LoadSpec,
     client: &reqwest::Client,
-    headers: &reqwest::header::HeaderMap,
     started: Instant,
 ) -> anyhow::Result<Partial> {
     let next = Arc::new(AtomicUsize::new(0));
     let mut tasks = Vec::new();
     for _ in 0..spec.connections.max(1) {
-        let (spec, client, headers, next) =
-            (spec.clone(), client.clone(), headers.clone(), next.clone());
+        let (spec, client, next) = (spec.clone(), client.clone(), next.clone());
         tasks.push(tokio::spawn(async move {
             let mut part = Partial::default();
             loop {
@@ -197,7 +191,7 @@ async fn closed_loop(
                     break;
                 }
                 let body = spec.bodies[i % spec.bodies.len()].clone();
-                send(&client, &spec, &headers, body, Instant::now(), &mut part).await;
+                send(&client, &spec, body, Instant::now(), &mut part).await;
             }
             part
         }));
@@ -212,7 +206,6 @@ async fn closed_loop(
 async fn open_loop(
     spec: &LoadSpec,
     client: &reqwest::Client,
-    headers: &reqwest::header::HeaderMap,
     rate: f64,
     started: Instant,
 ) -> anyhow::Result<Partial> {
@@ -220,15 +213,14 @@ async fn open_loop(
     let (tx, rx) = job_queue();
     let mut tasks = Vec::new();
     for _ in 0..spec.connections.max(1) {
-        let (spec, client, headers, rx) =
-            (spec.clone(), client.clone(), headers.clone(), rx.clone());
+        let (spec, client, rx) = (spec.clone(), client.clone(), rx.clone());
         tasks.push(tokio::spawn(async move {
             let mut part = Partial::default();
             loop {
                 let job = rx.lock().await.recv().await;
                 let Some((i, scheduled)) = job else { break };
                 let body = spec.bodies[i % spec.bodies.len()].clone();
-                send(&client, &spec, &headers, body, scheduled, &mut part).await;
+                send(&client, &spec, body, scheduled, &mut part).await;
             }
             part
         }));

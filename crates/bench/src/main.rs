@@ -25,6 +25,11 @@ use crate::load::LoadSpec;
 use crate::queries::Scenario;
 use crate::world::{Namespace, SITE_STATIONS, SITE_WIFI, World};
 
+/// The same allocator as the service binaries (set in `ichnaea-runtime`, which this tool
+/// does not link): the generator shares the machine with what it measures.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "ichnaea-bench", about = "Benchmark tools for ichnaea-rs")]
 struct Cli {
