@@ -17,6 +17,7 @@ export REDIS_URI="${REDIS_URI:-redis://$REDIS_HOST:$REDIS_PORT/0}"
 export ASSET_DIR="${ASSET_DIR:-$VAR/assets}"
 # Local development: deliver even a single report to the station tables within seconds.
 export EXPORT_MAX_AGE_SECS="${EXPORT_MAX_AGE_SECS:-1}"
+export WORKER_STATION_MAX_AGE_MS="${WORKER_STATION_MAX_AGE_MS:-1000}"
 export WORKER_POLL_INTERVAL_MS="${WORKER_POLL_INTERVAL_MS:-500}"
 export ICHNAEA_VERSION_FILE="${ICHNAEA_VERSION_FILE:-$ROOT/version.json}"
 if [ -z "${GEOIP_PATH:-}" ]; then

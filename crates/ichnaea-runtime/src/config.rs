@@ -225,6 +225,11 @@ pub const VARS: &[VarSpec] = &[
         "Most observations a station update takes from one shard queue at once; a backlog merges into fewer, larger transactions.",
     ),
     var(
+        "WORKER_STATION_MAX_AGE_MS",
+        Some("5000"),
+        "Longest wait of a partial station batch, in milliseconds: a station queue is drained when it holds a full batch or its oldest observation waited this long (0: at once).",
+    ),
+    var(
         "EXPORT_MAX_AGE_SECS",
         Some("60"),
         "Longest wait of a partial export batch before it is exported anyway (the reference waits an hour).",
@@ -588,6 +593,8 @@ pub struct WorkerSettings {
     pub lease: Duration,
     /// `WORKER_STATION_BATCH`.
     pub station_batch: usize,
+    /// `WORKER_STATION_MAX_AGE_MS`.
+    pub station_max_age: Duration,
     /// `EXPORT_MAX_AGE_SECS`.
     pub export_max_age: Duration,
     /// `SCHEDULER_INTERVALS`: task name → interval in seconds.
@@ -759,6 +766,10 @@ impl Settings {
             station_batch: p
                 .number("WORKER_STATION_BATCH", 1, 100_000)
                 .unwrap_or(20_000),
+            station_max_age: Duration::from_millis(
+                p.number("WORKER_STATION_MAX_AGE_MS", 0, 3_600_000)
+                    .unwrap_or(5000),
+            ),
             export_max_age: Duration::from_secs(
                 p.number("EXPORT_MAX_AGE_SECS", 0, 86_400).unwrap_or(60),
             ),
@@ -890,6 +901,7 @@ mod tests {
         assert_eq!(s.worker.poll_interval, Duration::from_secs(1));
         assert_eq!(s.worker.lease, Duration::from_secs(60));
         assert_eq!(s.worker.station_batch, 20_000);
+        assert_eq!(s.worker.station_max_age, Duration::from_secs(5));
         assert_eq!(s.worker.export_max_age, Duration::from_secs(60));
     }
 
@@ -921,6 +933,7 @@ mod tests {
                 ("WORKER_POLL_INTERVAL_MS", "250"),
                 ("WORKER_LEASE_SECS", "30"),
                 ("WORKER_STATION_BATCH", "250"),
+                ("WORKER_STATION_MAX_AGE_MS", "0"),
                 ("EXPORT_MAX_AGE_SECS", "2"),
                 (
                     "SCHEDULER_INTERVALS",
@@ -975,6 +988,7 @@ mod tests {
         assert_eq!(s.worker.poll_interval, Duration::from_millis(250));
         assert_eq!(s.worker.lease, Duration::from_secs(30));
         assert_eq!(s.worker.station_batch, 250);
+        assert_eq!(s.worker.station_max_age, Duration::ZERO);
         assert_eq!(s.worker.export_max_age, Duration::from_secs(2));
         assert_eq!(
             s.worker.scheduler_intervals,

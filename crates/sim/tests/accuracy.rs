@@ -110,6 +110,7 @@ async fn tiny_world_accuracy_does_not_regress() {
             ("REDIS_URI", &redis_url),
             ("WORKER_POLL_INTERVAL_MS", "50"),
             ("EXPORT_MAX_AGE_SECS", "0"),
+            ("WORKER_STATION_MAX_AGE_MS", "0"),
         ],
         Role::Worker,
     );

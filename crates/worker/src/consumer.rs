@@ -27,9 +27,11 @@ pub type Handler = Arc<dyn Fn(Batch) -> HandlerFuture + Send + Sync>;
 /// When a queue is worth draining.
 #[derive(Debug, Clone, Copy)]
 pub enum Readiness {
-    /// Whenever it holds anything (station, area and datamap queues, `update_incoming`).
+    /// Whenever it holds anything (area and datamap queues, `update_incoming`; station
+    /// queues when `WORKER_STATION_MAX_AGE_MS` is 0).
     Always,
-    /// When it holds a full batch or its oldest item waited `max_age` (export queues).
+    /// When it holds a full batch or it has held items for `max_age` since it was last
+    /// empty (export queues, station queues).
     FullOrOld {
         /// Items that make a full batch.
         batch: u64,

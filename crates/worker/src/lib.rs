@@ -50,6 +50,8 @@ pub struct WorkerState {
     pub export_max_age: Duration,
     /// Most observations per station batch (`WORKER_STATION_BATCH`).
     pub station_batch: usize,
+    /// Longest wait of a partial station batch (`WORKER_STATION_MAX_AGE_MS`).
+    pub station_max_age: Duration,
     /// Whether reports feed the datamap (the coverage map).
     pub record_datamap: bool,
     /// Grid cells this process queued for the datamap today.
@@ -102,6 +104,7 @@ impl WorkerState {
             },
             export_max_age: settings.worker.export_max_age,
             station_batch: settings.worker.station_batch,
+            station_max_age: settings.worker.station_max_age,
             record_datamap: true,
             recent_grids: Arc::default(),
             assets: settings.assets.clone(),
@@ -140,6 +143,22 @@ where
     }
 }
 
+impl Consumer {
+    /// A station consumer: it waits for a full batch (`WORKER_STATION_BATCH`) or for its
+    /// oldest observation to reach `WORKER_STATION_MAX_AGE_MS`. A station seen several
+    /// times within that window is then written once, not once per observation, which
+    /// is most of the database's work during a backlog.
+    fn lingering(mut self, state: &WorkerState) -> Consumer {
+        if !state.station_max_age.is_zero() {
+            self.readiness = Readiness::FullOrOld {
+                batch: u64::try_from(state.station_batch).unwrap_or(u64::MAX),
+                max_age: state.station_max_age,
+            };
+        }
+        self
+    }
+}
+
 /// The fixed queue consumers of a worker.
 pub fn consumers(state: &WorkerState) -> Vec<Consumer> {
     let mut all = vec![
@@ -166,37 +185,46 @@ pub fn consumers(state: &WorkerState) -> Vec<Consumer> {
         ),
     ];
     for shard in WifiShard::ALL {
-        all.push(consumer(
-            state,
-            QueueName::UpdateWifi(shard),
-            "data.update_wifi",
-            state.station_batch,
-            move |state, batch| async move {
-                tasks::station::handle(&state, shard, "wifi", &batch, shard.queue_key()).await
-            },
-        ));
+        all.push(
+            consumer(
+                state,
+                QueueName::UpdateWifi(shard),
+                "data.update_wifi",
+                state.station_batch,
+                move |state, batch| async move {
+                    tasks::station::handle(&state, shard, "wifi", &batch, shard.queue_key()).await
+                },
+            )
+            .lingering(state),
+        );
     }
     for shard in BlueShard::ALL {
-        all.push(consumer(
-            state,
-            QueueName::UpdateBlue(shard),
-            "data.update_blue",
-            state.station_batch,
-            move |state, batch| async move {
-                tasks::station::handle(&state, shard, "blue", &batch, shard.queue_key()).await
-            },
-        ));
+        all.push(
+            consumer(
+                state,
+                QueueName::UpdateBlue(shard),
+                "data.update_blue",
+                state.station_batch,
+                move |state, batch| async move {
+                    tasks::station::handle(&state, shard, "blue", &batch, shard.queue_key()).await
+                },
+            )
+            .lingering(state),
+        );
     }
     for shard in CellShard::ALL {
-        all.push(consumer(
-            state,
-            QueueName::UpdateCell(shard),
-            "data.update_cell",
-            state.station_batch,
-            move |state, batch| async move {
-                tasks::station::handle(&state, shard, "cell", &batch, shard.queue_key()).await
-            },
-        ));
+        all.push(
+            consumer(
+                state,
+                QueueName::UpdateCell(shard),
+                "data.update_cell",
+                state.station_batch,
+                move |state, batch| async move {
+                    tasks::station::handle(&state, shard, "cell", &batch, shard.queue_key()).await
+                },
+            )
+            .lingering(state),
+        );
     }
     for shard in DataMapShard::ALL {
         all.push(consumer(
@@ -237,4 +265,60 @@ pub async fn run(state: WorkerState, shutdown: impl std::future::Future<Output =
         let _ = task.await;
     }
     tracing::info!("ichnaea-worker stopped");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ichnaea_runtime::config::{RawConfig, Role};
+
+    fn state(station_max_age_ms: &str) -> WorkerState {
+        let raw = RawConfig::load_from(
+            None,
+            [
+                ("DB_READWRITE_URI", "mysql://root@127.0.0.1:1/none"),
+                ("REDIS_URI", "redis://127.0.0.1:1/0"),
+                ("WORKER_STATION_BATCH", "300"),
+                ("WORKER_STATION_MAX_AGE_MS", station_max_age_ms),
+            ]
+            .map(|(k, v)| (k.to_owned(), v.to_owned())),
+        )
+        .unwrap();
+        let settings = Settings::from_raw(&raw, &[Role::Worker]).unwrap();
+        WorkerState::from_settings(&settings, Metrics::noop()).unwrap()
+    }
+
+    /// Station queues wait for a full batch or their age; the others drain at once.
+    #[test]
+    fn station_consumers_linger_unless_the_age_is_zero() {
+        for (age, lingers) in [("2500", true), ("0", false)] {
+            let all = consumers(&state(age));
+            let stations: Vec<&Consumer> = all
+                .iter()
+                .filter(|c| {
+                    matches!(
+                        c.task,
+                        "data.update_wifi" | "data.update_blue" | "data.update_cell"
+                    )
+                })
+                .collect();
+            assert_eq!(stations.len(), 16 + 16 + CellShard::ALL.len());
+            for c in &stations {
+                assert_eq!(c.batch, 300);
+                match c.readiness {
+                    Readiness::FullOrOld { batch, max_age } => {
+                        assert!(lingers, "{}", c.task);
+                        assert_eq!(batch, 300);
+                        assert_eq!(max_age, Duration::from_millis(2500));
+                    }
+                    Readiness::Always => assert!(!lingers, "{}", c.task),
+                }
+            }
+            assert!(
+                all.iter()
+                    .filter(|c| !stations.iter().any(|s| std::ptr::eq(*s, *c)))
+                    .all(|c| matches!(c.readiness, Readiness::Always))
+            );
+        }
+    }
 }

@@ -97,6 +97,7 @@ async fn submit_process_locate() {
         .env("LOGGING_LEVEL", "WARNING")
         .env("WORKER_POLL_INTERVAL_MS", "100")
         .env("EXPORT_MAX_AGE_SECS", "0")
+        .env("WORKER_STATION_MAX_AGE_MS", "0")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

@@ -81,6 +81,7 @@ fn worker_state(db: DbPools, redis: &TestRedis, metrics: Metrics) -> WorkerState
         },
         export_max_age: Duration::from_secs(3600),
         station_batch: 500,
+        station_max_age: Duration::ZERO,
         record_datamap: true,
         recent_grids: Default::default(),
         assets: ichnaea_runtime::config::AssetSettings {

@@ -161,6 +161,7 @@ fn worker(db: &TestDb, redis: &TestRedis) -> Child {
         .env("WORKER_LEASE_SECS", "3")
         .env("WORKER_POLL_INTERVAL_MS", "50")
         .env("EXPORT_MAX_AGE_SECS", "0")
+        .env("WORKER_STATION_MAX_AGE_MS", "0")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
