@@ -12,9 +12,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
 use bytes::Bytes;
 use serde_json::json;
+
+use crate::http1::{Connection, Target};
 
 /// What to send and how.
 #[derive(Debug, Clone)]
@@ -108,30 +109,13 @@ impl Partial {
 /// Runs the load and reports.
 pub async fn run(spec: LoadSpec) -> anyhow::Result<LoadReport> {
     anyhow::ensure!(!spec.bodies.is_empty(), "no request bodies");
-    let mut headers = reqwest::header::HeaderMap::new();
-    for (name, value) in &spec.headers {
-        headers.insert(
-            reqwest::header::HeaderName::from_bytes(name.as_bytes())?,
-            reqwest::header::HeaderValue::from_str(value)?,
-        );
-    }
-    headers.insert(
-        reqwest::header::CONTENT_TYPE,
-        reqwest::header::HeaderValue::from_static("application/json"),
-    );
-    // The headers are the client's defaults rather than copied into every request: the
-    // generator shares the machine with the api, so its own CPU per request counts.
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(spec.connections)
-        .http1_only()
-        .default_headers(headers)
-        .timeout(Duration::from_secs(30))
-        .build()
-        .context("building the HTTP client")?;
+    // The request head is rendered once (`crate::http1`): the generator shares the
+    // machine with the api, so its own CPU per request counts.
+    let target = Arc::new(Target::post(&spec.url, &spec.headers)?);
     let started = Instant::now();
     let total = match spec.rate {
-        None => closed_loop(&spec, &client, started).await?,
-        Some(rate) => open_loop(&spec, &client, rate, started).await?,
+        None => closed_loop(&spec, &target, started).await?,
+        Some(rate) => open_loop(&spec, &target, rate, started).await?,
     };
     let elapsed = started.elapsed();
     let mut latencies_us = total.latencies_us;
@@ -145,23 +129,15 @@ pub async fn run(spec: LoadSpec) -> anyhow::Result<LoadReport> {
 }
 
 async fn send(
-    client: &reqwest::Client,
+    conn: &mut Connection,
+    target: &Target,
     spec: &LoadSpec,
-    body: Bytes,
+    body: &[u8],
     since: Instant,
     into: &mut Partial,
 ) {
-    let status = match client.post(&spec.url).body(body).send().await {
-        // Read the whole answer: the request is not done before its body is.
-        Ok(response) => {
-            let status = response.status().as_u16();
-            match response.bytes().await {
-                Ok(_) => status,
-                Err(_) => 0,
-            }
-        }
-        Err(_) => 0,
-    };
+    // A transport error counts as status 0.
+    let status = conn.post(target, body).await.unwrap_or(0);
     into.latencies_us
         .push(u64::try_from(since.elapsed().as_micros()).unwrap_or(u64::MAX));
     if status == spec.expect {
@@ -173,15 +149,16 @@ async fn send(
 
 async fn closed_loop(
     spec: &LoadSpec,
-    client: &reqwest::Client,
+    target: &Arc<Target>,
     started: Instant,
 ) -> anyhow::Result<Partial> {
     let next = Arc::new(AtomicUsize::new(0));
     let mut tasks = Vec::new();
     for _ in 0..spec.connections.max(1) {
-        let (spec, client, next) = (spec.clone(), client.clone(), next.clone());
+        let (spec, target, next) = (spec.clone(), target.clone(), next.clone());
         tasks.push(tokio::spawn(async move {
             let mut part = Partial::default();
+            let mut conn = Connection::default();
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 if spec.once && i >= spec.bodies.len() {
@@ -190,8 +167,8 @@ async fn closed_loop(
                 if !spec.once && started.elapsed() >= spec.duration {
                     break;
                 }
-                let body = spec.bodies[i % spec.bodies.len()].clone();
-                send(&client, &spec, body, Instant::now(), &mut part).await;
+                let body = &spec.bodies[i % spec.bodies.len()];
+                send(&mut conn, &target, &spec, body, Instant::now(), &mut part).await;
             }
             part
         }));
@@ -205,7 +182,7 @@ async fn closed_loop(
 
 async fn open_loop(
     spec: &LoadSpec,
-    client: &reqwest::Client,
+    target: &Arc<Target>,
     rate: f64,
     started: Instant,
 ) -> anyhow::Result<Partial> {
@@ -213,14 +190,15 @@ async fn open_loop(
     let (tx, rx) = job_queue();
     let mut tasks = Vec::new();
     for _ in 0..spec.connections.max(1) {
-        let (spec, client, rx) = (spec.clone(), client.clone(), rx.clone());
+        let (spec, target, rx) = (spec.clone(), target.clone(), rx.clone());
         tasks.push(tokio::spawn(async move {
             let mut part = Partial::default();
+            let mut conn = Connection::default();
             loop {
                 let job = rx.lock().await.recv().await;
                 let Some((i, scheduled)) = job else { break };
-                let body = spec.bodies[i % spec.bodies.len()].clone();
-                send(&client, &spec, body, scheduled, &mut part).await;
+                let body = &spec.bodies[i % spec.bodies.len()];
+                send(&mut conn, &target, &spec, body, scheduled, &mut part).await;
             }
             part
         }));

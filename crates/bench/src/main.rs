@@ -7,6 +7,7 @@
 //! binaries.
 
 mod drain;
+mod http1;
 mod load;
 mod queries;
 mod rng;

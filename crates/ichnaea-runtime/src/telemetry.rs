@@ -20,7 +20,7 @@ use std::net::UdpSocket;
 use std::sync::Arc;
 
 use cadence::prelude::*;
-use cadence::{MetricSink, NopMetricSink, QueuingMetricSink, StatsdClient, UdpMetricSink};
+use cadence::{MetricSink, QueuingMetricSink, StatsdClient, UdpMetricSink};
 use ichnaea_core::metrics::MetricName;
 use secrecy::ExposeSecret;
 use serde_json::{Map, Value};
@@ -255,7 +255,8 @@ impl MetricSink for LogSink {
 /// The statsd client, cheap to clone. Metric names come from [`MetricName`] only.
 #[derive(Clone)]
 pub struct Metrics {
-    client: Arc<StatsdClient>,
+    /// `None` when metrics are off: nothing is formatted at all.
+    client: Option<Arc<StatsdClient>>,
 }
 
 impl fmt::Debug for Metrics {
@@ -292,7 +293,7 @@ impl Metrics {
 
     /// Metrics that go nowhere.
     pub fn noop() -> Metrics {
-        Metrics::with_sink(NopMetricSink)
+        Metrics { client: None }
     }
 
     fn with_sink<T: MetricSink + Send + Sync + std::panic::RefUnwindSafe + 'static>(
@@ -302,7 +303,7 @@ impl Metrics {
             .with_error_handler(|e| tracing::debug!(error = %e, "metric not sent"))
             .build();
         Metrics {
-            client: Arc::new(client),
+            client: Some(Arc::new(client)),
         }
     }
 
@@ -313,7 +314,10 @@ impl Metrics {
 
     /// Adds to a counter.
     pub fn count(&self, name: MetricName, value: i64, tags: &[(&str, &str)]) {
-        let mut b = self.client.count_with_tags(name.as_str(), value);
+        let Some(client) = &self.client else {
+            return;
+        };
+        let mut b = client.count_with_tags(name.as_str(), value);
         for (k, v) in tags {
             b = b.with_tag(k, v);
         }
@@ -322,7 +326,10 @@ impl Metrics {
 
     /// Sets a gauge.
     pub fn gauge(&self, name: MetricName, value: u64, tags: &[(&str, &str)]) {
-        let mut b = self.client.gauge_with_tags(name.as_str(), value);
+        let Some(client) = &self.client else {
+            return;
+        };
+        let mut b = client.gauge_with_tags(name.as_str(), value);
         for (k, v) in tags {
             b = b.with_tag(k, v);
         }
@@ -331,7 +338,10 @@ impl Metrics {
 
     /// Sets a floating-point gauge.
     pub fn gauge_f64(&self, name: MetricName, value: f64, tags: &[(&str, &str)]) {
-        let mut b = self.client.gauge_with_tags(name.as_str(), value);
+        let Some(client) = &self.client else {
+            return;
+        };
+        let mut b = client.gauge_with_tags(name.as_str(), value);
         for (k, v) in tags {
             b = b.with_tag(k, v);
         }
@@ -340,7 +350,10 @@ impl Metrics {
 
     /// Records a duration in milliseconds.
     pub fn timing(&self, name: MetricName, millis: u64, tags: &[(&str, &str)]) {
-        let mut b = self.client.time_with_tags(name.as_str(), millis);
+        let Some(client) = &self.client else {
+            return;
+        };
+        let mut b = client.time_with_tags(name.as_str(), millis);
         for (k, v) in tags {
             b = b.with_tag(k, v);
         }
