@@ -1,11 +1,11 @@
 //! The submission APIs: `/v2/geosubmit`, `/v1/geosubmit` and `/v1/submit` (`api.md` §5).
 //!
 //! A submission is validated and normalised to geosubmit-v2 reports, which are pushed to
-//! the `update_incoming` queue in one atomic Redis operation, as gzip-compressed JSON
+//! the `update_incoming` queue in one atomic Redis operation, as LZ4-compressed JSON
 //! arrays of up to
 //! [`INCOMING_REPORTS_PER_ITEM`](ichnaea_runtime::queue::INCOMING_REPORTS_PER_ITEM)
-//! reports (the reference compresses each report on its own, which cost half of the
-//! submit path's CPU). The client is told "accepted" only after Redis has the items; if
+//! reports (the reference gzips each report on its own, which cost half of the submit
+//! path's CPU; gzip of whole arrays was still about a sixth). The client is told "accepted" only after Redis has the items; if
 //! Redis is down it gets `503` and nothing is half stored, so it can retry.
 //!
 //! The key is optional: missing, malformed or unknown keys submit anonymously. A key's

@@ -1,7 +1,8 @@
 //! gzip for queue items, with the compressor and decompressor state reused per thread.
 //!
-//! Every report travels through Redis as its own small gzip member (the reference's
-//! format). A fresh encoder allocates and zeroes a few hundred kilobytes of deflate state
+//! The reference queues every report as its own small gzip member; this project writes
+//! LZ4 items (`crate::queue::encode_incoming`) but still reads gzip ones, and writes them
+//! in the reference's format where asked ([`compress_fast`]). A fresh encoder allocates and zeroes a few hundred kilobytes of deflate state
 //! for a report of a few hundred bytes: in the submit profile, `memset`, `malloc` and the
 //! encoder set-up took about half of the api's CPU. So each thread keeps one raw deflate
 //! (and one inflate) state, resets it between items, and writes the gzip header and

@@ -63,7 +63,7 @@ async fn gzip_submission_is_queued_anonymously() {
     assert_eq!(items[0]["report"]["position"]["latitude"], 51.5);
 }
 
-/// The reports of one submission travel together: gzip-compressed JSON arrays of at most
+/// The reports of one submission travel together: LZ4-compressed JSON arrays of at most
 /// `INCOMING_REPORTS_PER_ITEM` entries, in the order they were sent.
 #[actix_web::test]
 async fn a_submission_is_queued_in_chunks_of_reports() {
@@ -90,9 +90,10 @@ async fn a_submission_is_queued_in_chunks_of_reports() {
     let sizes: Vec<usize> = items
         .iter()
         .map(|item| {
-            let text = flate2::read::GzDecoder::new(item.as_slice());
-            let entries: Vec<Value> = serde_json::from_reader(text).unwrap();
-            entries.len()
+            assert_eq!(&item[..4], b"LZ4\x01", "the LZ4 item tag");
+            ichnaea_runtime::queue::decode_incoming::<Value>(item)
+                .unwrap()
+                .len()
         })
         .collect();
     assert_eq!(sizes, [50, 50, 20]);
