@@ -144,10 +144,11 @@ where
 }
 
 impl Consumer {
-    /// A station consumer: it waits for a full batch (`WORKER_STATION_BATCH`) or for its
-    /// oldest observation to reach `WORKER_STATION_MAX_AGE_MS`. A station seen several
-    /// times within that window is then written once, not once per observation, which
-    /// is most of the database's work during a backlog.
+    /// A station consumer: it waits until its queue holds a full batch
+    /// (`WORKER_STATION_BATCH`) or has held observations for `WORKER_STATION_MAX_AGE_MS`
+    /// since it was last empty. A station seen several times within that window is then
+    /// written once, not once per observation, which is most of the database's work
+    /// during a backlog.
     fn lingering(mut self, state: &WorkerState) -> Consumer {
         if !state.station_max_age.is_zero() {
             self.readiness = Readiness::FullOrOld {

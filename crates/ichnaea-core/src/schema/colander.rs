@@ -37,6 +37,18 @@ pub(crate) fn join(path: &str, name: &str) -> String {
     }
 }
 
+/// Sets `buf` to the path of entry `i` of the list at `list` (`items.3`), reusing its
+/// allocation: every entry of every submission needs one, although it is only read
+/// when the entry has an error.
+pub(crate) fn set_index_path(buf: &mut String, list: &str, i: usize) {
+    buf.clear();
+    buf.push_str(list);
+    if !list.is_empty() {
+        buf.push('.');
+    }
+    buf.push_str(itoa::Buffer::new().format(i));
+}
+
 /// A `Mapping` node: anything but an object is invalid, including `null`.
 pub(crate) fn mapping<'a>(
     value: &'a JsonValue,
@@ -80,8 +92,11 @@ pub(crate) fn sequence_field<'a>(
     path: &str,
     errors: &mut Errors,
 ) -> Option<&'a [JsonValue]> {
-    let value = obj.get(name)?;
-    sequence(value, &join(path, name), errors)
+    match obj.get(name)? {
+        JsonValue::Array(items) => Some(items),
+        // The path is only built for the error.
+        other => sequence(other, &join(path, name), errors),
+    }
 }
 
 /// Colander's "missing" test for numbers: `value != 0 and not value`.

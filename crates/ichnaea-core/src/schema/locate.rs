@@ -39,7 +39,9 @@ use std::hash::Hash;
 
 use serde_json::{Map, Value, json};
 
-use super::colander::{Errors, int_field, join, mapping, sequence_field, str_field, to_bool};
+use super::colander::{
+    Errors, int_field, join, mapping, sequence_field, set_index_path, str_field, to_bool,
+};
 use super::{ValidationError, ssid_opted_out};
 use crate::enums::Radio;
 use crate::ids::{CellAreaId, CellId, Mac};
@@ -600,8 +602,9 @@ fn entries<T>(
         return Vec::new();
     };
     let mut out = Vec::with_capacity(items.len());
+    let mut path = String::with_capacity(name.len() + 6);
     for (i, item) in items.iter().enumerate() {
-        let path = join(name, &i.to_string());
+        set_index_path(&mut path, name, i);
         if let Some(item) = mapping(item, &path, errors) {
             out.push(entry(item, &path, errors));
         }

@@ -27,13 +27,12 @@
 //! `_nomap` / `_optout` networks at ingest. Integers beyond the `i64` range are omitted
 //! (the reference queues them and the pipeline then discards them as out of range).
 
-use std::fmt::Write as _;
-
 use serde::Serialize;
 
 use super::ValidationError;
 use super::colander::{
-    Errors, float_field, int_field, join, mapping, sequence_field, str_field, vocabulary_field,
+    Errors, float_field, int_field, join, mapping, sequence_field, set_index_path, str_field,
+    vocabulary_field,
 };
 use super::ssid_opted_out;
 use super::time::{iso_timestamp_or_now, timestamp_or_now};
@@ -387,13 +386,7 @@ fn entries<T>(
     // entry has an error, but every entry needs one.
     let mut item_path = String::with_capacity(list_path.len() + 6);
     for (i, item) in items.iter().enumerate() {
-        item_path.clear();
-        item_path.push_str(&list_path);
-        if !item_path.is_empty() {
-            item_path.push('.');
-        }
-        // Writing to a String cannot fail.
-        let _ = write!(item_path, "{i}");
+        set_index_path(&mut item_path, &list_path, i);
         if let Some(item) = mapping(item, &item_path, errors)
             && let Some(value) = entry(item, &item_path, errors)
         {
@@ -597,8 +590,9 @@ pub fn parse_submit(
     let reports = match super::colander::sequence(items, "items", &mut errors) {
         Some(items) => {
             let mut reports = Vec::new();
+            let mut path = String::with_capacity(12);
             for (i, item) in items.iter().enumerate() {
-                let path = join("items", &i.to_string());
+                set_index_path(&mut path, "items", i);
                 if let Some(obj) = mapping(item, &path, &mut errors)
                     && let Some(r) = report(version, obj, &path, &mut errors, now_ms)
                 {
