@@ -9,6 +9,5 @@ mod dockerflow;
 mod fallback;
 mod helpers;
 mod locate;
-mod privacy;
 mod process;
 mod submit;

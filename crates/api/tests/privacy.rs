@@ -1,4 +1,18 @@
 //! No IP address, MAC address or API key reaches a log line.
+//!
+//! A test binary of its own: the test installs a thread-local `tracing` subscriber, and
+//! `tracing` caches per call site whether anyone listens. Beside other tests running
+//! without a subscriber in the same process (plain `cargo test` runs a binary's tests on
+//! parallel threads), a call site could be cached as disabled and the log stay empty.
+
+#![expect(
+    clippy::unwrap_used,
+    reason = "test helpers panic when their setup fails"
+)]
+
+#[path = "it/helpers.rs"]
+#[expect(dead_code, reason = "this binary uses only some of the shared helpers")]
+mod helpers;
 
 use std::sync::{Arc, Mutex};
 
@@ -10,7 +24,7 @@ use serde_json::json;
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
 
-use crate::helpers::{add_key, geoip, state};
+use helpers::{add_key, geoip, state};
 
 #[derive(Clone, Default)]
 struct Buf(Arc<Mutex<Vec<u8>>>);
