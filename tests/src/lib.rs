@@ -147,3 +147,152 @@ where
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// The API key the system tests create.
+pub const KEY: &str = "system-test";
+
+/// Migrates the empty database at `db_url` with `ichnaea-admin migrate` and creates
+/// [`KEY`] with `ichnaea-admin api-key create`. Locate queries of the key are not fed back
+/// into the pipeline, so what the tests count is exactly what they submitted.
+pub fn migrate_and_create_key(db_url: &str) {
+    let env = [("DB_READWRITE_URI", db_url)];
+    let (status, _, stderr) = run("ichnaea-admin", &["migrate"], &env);
+    assert!(status.success(), "migrate failed: {stderr}");
+    let (status, _, stderr) = run(
+        "ichnaea-admin",
+        &["api-key", "create", KEY, "--store-sample-locate", "0"],
+        &env,
+    );
+    assert!(status.success(), "api-key create failed: {stderr}");
+}
+
+/// A running `ichnaea-api` and an HTTP client for it.
+pub struct Api {
+    /// The process.
+    pub service: Service,
+    /// `http://127.0.0.1:<port>`.
+    pub base: String,
+    /// A client with a 10 s timeout.
+    pub http: reqwest::Client,
+}
+
+impl Api {
+    /// Starts `ichnaea-api` on a free port with a production configuration (a private
+    /// `SECRET_KEY`, not `LOCAL_DEV_ENV`) plus `env`, and waits until it answers.
+    pub async fn start(db_url: &str, redis_url: &str, env: &[(&str, &str)]) -> Api {
+        let bind = format!("127.0.0.1:{}", free_port());
+        let mut all = vec![
+            ("DB_READONLY_URI", db_url),
+            ("REDIS_URI", redis_url),
+            ("ICHNAEA_API_WORKERS", "1"),
+            ("LOGGING_LEVEL", "WARNING"),
+            ("SECRET_KEY", "a-private-secret-for-the-system-test"),
+        ];
+        all.extend_from_slice(env);
+        let service = Service::start("ichnaea-api", &["--bind", &bind], &all);
+        let api = Api {
+            service,
+            base: format!("http://{bind}"),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .build()
+                .expect("an HTTP client"),
+        };
+        let up = wait_for(Duration::from_secs(30), || async {
+            let res = api
+                .http
+                .get(format!("{}/__lbheartbeat__", api.base))
+                .send()
+                .await
+                .ok()?;
+            res.status().is_success().then_some(())
+        })
+        .await;
+        assert!(
+            up.is_some(),
+            "the api did not start\n{}",
+            api.service.output()
+        );
+        api
+    }
+
+    /// Posts `{"items": items}` to `/v2/geosubmit` with [`KEY`] and checks the reference's
+    /// `200 {}` answer.
+    pub async fn geosubmit(&self, items: &[serde_json::Value]) {
+        let res = self
+            .http
+            .post(format!("{}/v2/geosubmit?key={KEY}", self.base))
+            .json(&serde_json::json!({ "items": items }))
+            .send()
+            .await
+            .expect("the submission is answered");
+        assert_eq!(res.status().as_u16(), 200, "{}", self.service.output());
+        assert_eq!(res.text().await.unwrap_or_default(), "{}");
+    }
+
+    /// `/v1/geolocate` with [`KEY`]: the answer's JSON when the status is 200.
+    pub async fn locate(&self, query: &serde_json::Value) -> Option<serde_json::Value> {
+        let res = self
+            .http
+            .post(format!("{}/v1/geolocate?key={KEY}", self.base))
+            .json(query)
+            .send()
+            .await
+            .ok()?;
+        if res.status().as_u16() != 200 {
+            return None;
+        }
+        res.json().await.ok()
+    }
+}
+
+/// Starts `ichnaea-worker` with batches that never wait (a single report reaches the
+/// station tables at once) plus `env`.
+pub fn start_worker(db_url: &str, redis_url: &str, env: &[(&str, &str)]) -> Service {
+    let mut all = vec![
+        ("DB_READWRITE_URI", db_url),
+        ("REDIS_URI", redis_url),
+        ("LOGGING_LEVEL", "WARNING"),
+        ("WORKER_POLL_INTERVAL_MS", "100"),
+        ("EXPORT_MAX_AGE_SECS", "0"),
+        ("WORKER_STATION_MAX_AGE_MS", "0"),
+    ];
+    all.extend_from_slice(env);
+    Service::start("ichnaea-worker", &[], &all)
+}
+
+/// A small submission: three GNSS reports a few metres apart, each seeing the same three
+/// WiFi access points and one LTE cell.
+pub struct Sample {
+    /// The access points, as a locate query's `wifiAccessPoints`.
+    pub wifis: serde_json::Value,
+    /// The cell, as one entry of `cellTowers`.
+    pub cell: serde_json::Value,
+    /// The geosubmit reports.
+    pub items: Vec<serde_json::Value>,
+}
+
+impl Sample {
+    /// The sample around (`lat`, `lon`), with access points `3c:a6:2f:00:10:0<n>` and the
+    /// LTE cell 208/1/9000/1234567, timestamped now.
+    pub fn at(lat: f64, lon: f64) -> Sample {
+        use serde_json::json;
+        let wifis = json!([
+            {"macAddress": "3c:a6:2f:00:10:01", "signalStrength": -52},
+            {"macAddress": "3c:a6:2f:00:10:02", "signalStrength": -63},
+            {"macAddress": "3c:a6:2f:00:10:03", "signalStrength": -71}]);
+        let cell = json!({"radioType": "lte", "mobileCountryCode": 208, "mobileNetworkCode": 1,
+                          "locationAreaCode": 9000, "cellId": 1_234_567, "signalStrength": -90});
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis());
+        let items = (0..3)
+            .map(|i| {
+                json!({"timestamp": now_ms, "wifiAccessPoints": wifis, "cellTowers": [cell],
+                       "position": {"latitude": lat + 0.000_005 * f64::from(i),
+                                    "longitude": lon, "accuracy": 5.0, "source": "gnss"}})
+            })
+            .collect();
+        Sample { wifis, cell, items }
+    }
+}

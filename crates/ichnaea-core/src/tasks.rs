@@ -37,13 +37,14 @@ pub struct PeriodicTask {
 pub enum Requirement {
     /// Always scheduled.
     Nothing,
-    /// Only with an asset store configured (public cell exports).
-    Assets,
+    /// Only with the public cell exports enabled (`CELL_EXPORT_ENABLED`, on by default;
+    /// the reference scheduled them only with an asset bucket).
+    CellExports,
 }
 
 /// The catalogue, in the reference's order. Station, area, datamap and report export work
 /// is not here: workers drain those queues continuously. The public cell exports are, and
-/// only run with an asset bucket, as in the reference.
+/// run unless `CELL_EXPORT_ENABLED` is off (the reference ran them only with an asset bucket).
 pub const CATALOGUE: &[PeriodicTask] = &[
     PeriodicTask {
         name: "data.update_statcounter",
@@ -79,13 +80,13 @@ pub const CATALOGUE: &[PeriodicTask] = &[
         name: "data.cell_export_diff",
         schedule: Schedule::Hourly(3),
         expires: 2_700,
-        requires: Requirement::Assets,
+        requires: Requirement::CellExports,
     },
     PeriodicTask {
         name: "data.cell_export_full",
         schedule: Schedule::Daily(0, 37),
         expires: 39_600,
-        requires: Requirement::Assets,
+        requires: Requirement::CellExports,
     },
     PeriodicTask {
         name: "data.monitor_api_key_limits",
@@ -199,7 +200,7 @@ mod tests {
     }
 
     #[test]
-    fn cell_exports_run_at_the_reference_times_with_assets_only() {
+    fn cell_exports_run_at_the_reference_times_when_enabled() {
         let diff = CATALOGUE
             .iter()
             .find(|t| t.name == crate::cellcsv::ExportKind::Diff.task_name())
@@ -214,7 +215,7 @@ mod tests {
         assert_eq!(full.expires, 39_600);
         let with_assets: Vec<_> = CATALOGUE
             .iter()
-            .filter(|t| t.requires == Requirement::Assets)
+            .filter(|t| t.requires == Requirement::CellExports)
             .map(|t| t.name)
             .collect();
         assert_eq!(

@@ -201,6 +201,11 @@ pub const VARS: &[VarSpec] = &[
         "Local directory used as the object store when ASSET_BUCKET is unset.",
     ),
     var(
+        "CELL_EXPORT_ENABLED",
+        Some("true"),
+        "Schedule the public cell exports (hourly diff, daily full) to the asset store, S3 or ASSET_DIR. The reference scheduled them only with ASSET_BUCKET set.",
+    ),
+    var(
         "S3_ENDPOINT_URL",
         None,
         "Endpoint of an S3-compatible store (MinIO, Ceph, …); unset uses AWS. Credentials and region come from the standard AWS_* variables or the instance profile.",
@@ -567,6 +572,8 @@ pub struct AssetSettings {
     pub dir: PathBuf,
     /// `S3_ENDPOINT_URL`.
     pub s3_endpoint: Option<String>,
+    /// `CELL_EXPORT_ENABLED`: whether the scheduler triggers the public cell exports.
+    pub cell_exports: bool,
 }
 
 /// Telemetry settings.
@@ -721,6 +728,8 @@ impl Settings {
             url: p.string("ASSET_URL"),
             dir: PathBuf::from(p.string("ASSET_DIR").unwrap_or_else(|| "var/assets".into())),
             s3_endpoint: p.string("S3_ENDPOINT_URL"),
+            cell_exports: raw.get("CELL_EXPORT_ENABLED").is_none()
+                || p.boolean("CELL_EXPORT_ENABLED"),
         };
 
         let secret_key = match p.secret("SECRET_KEY") {
@@ -1032,6 +1041,30 @@ mod tests {
             assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
         }
         assert_eq!(err.0.len(), 8, "{text}");
+    }
+
+    #[test]
+    fn cell_exports_are_on_unless_turned_off() {
+        let on = load(&[("REDIS_URI", "redis://h/1")], &[Role::Scheduler]).unwrap();
+        assert!(on.assets.cell_exports, "on by default, bucket or not");
+        let off = load(
+            &[
+                ("REDIS_URI", "redis://h/1"),
+                ("CELL_EXPORT_ENABLED", "false"),
+            ],
+            &[Role::Scheduler],
+        )
+        .unwrap();
+        assert!(!off.assets.cell_exports);
+        let err = load(
+            &[
+                ("REDIS_URI", "redis://h/1"),
+                ("CELL_EXPORT_ENABLED", "maybe"),
+            ],
+            &[Role::Scheduler],
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("CELL_EXPORT_ENABLED"), "{err}");
     }
 
     #[test]

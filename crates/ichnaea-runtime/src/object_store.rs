@@ -105,6 +105,7 @@ mod tests {
             url: None,
             dir: dir.path().join("assets"),
             s3_endpoint: None,
+            cell_exports: true,
         };
         let store = build(&settings).unwrap();
         let path = Path::from("tiles/0/0/0.png");

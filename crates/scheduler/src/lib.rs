@@ -116,10 +116,11 @@ fn hostname() -> String {
         .unwrap_or_else(|_| "host".to_owned())
 }
 
-/// The tasks this installation schedules, with interval overrides (task name → seconds,
+/// The tasks this installation schedules (the public cell exports only when
+/// `cell_exports_enabled`), with interval overrides (task name → seconds,
 /// `SCHEDULER_INTERVALS`) applied; an override naming no interval task is an error.
 pub fn catalogue(
-    assets_configured: bool,
+    cell_exports_enabled: bool,
     overrides: &[(String, u64)],
 ) -> Result<Vec<PeriodicTask>, String> {
     for (name, _) in overrides {
@@ -136,7 +137,7 @@ pub fn catalogue(
         .iter()
         .filter(|t| match t.requires {
             Requirement::Nothing => true,
-            Requirement::Assets => assets_configured,
+            Requirement::CellExports => cell_exports_enabled,
         })
         .map(|t| {
             let mut task = *t;
@@ -260,21 +261,61 @@ pub async fn run(
     }
 }
 
+/// Pushes one trigger for each named task now, without the leader lock, and returns: what
+/// `ichnaea-scheduler --trigger TASK` does, for an operator who wants an export (or any
+/// periodic task) at once. Only tasks this installation schedules can be triggered.
+pub async fn trigger_now(
+    settings: &ichnaea_runtime::Settings,
+    names: &[String],
+) -> Result<(), String> {
+    let redis = redis_client(settings)?;
+    let tasks = catalogue(
+        settings.assets.cell_exports,
+        &settings.worker.scheduler_intervals,
+    )?;
+    let mut chosen = Vec::with_capacity(names.len());
+    for name in names {
+        match tasks.iter().find(|t| t.name == name) {
+            Some(task) => chosen.push(*task),
+            None => {
+                let known: Vec<&str> = tasks.iter().map(|t| t.name).collect();
+                return Err(format!(
+                    "{name:?} is not a periodic task of this installation; known: {}",
+                    known.join(", ")
+                ));
+            }
+        }
+    }
+    let queue = DataQueue::new(redis, &QueueName::Tasks);
+    trigger(&queue, &chosen, chrono::Utc::now().timestamp_millis())
+        .await
+        .map_err(|e| format!("cannot push the triggers: {e}"))?;
+    for task in &chosen {
+        tracing::info!(task = task.name, "triggered a periodic task by hand");
+    }
+    Ok(())
+}
+
+/// The Redis client of the settings (`REDIS_URI` is required).
+fn redis_client(settings: &ichnaea_runtime::Settings) -> Result<RedisClient, String> {
+    let uri = settings
+        .redis
+        .uri
+        .as_ref()
+        .ok_or_else(|| "REDIS_URI must be set".to_owned())?;
+    RedisClient::new(uri, settings.redis.pool_max_size, settings.redis.timeout)
+        .map_err(|e| e.to_string())
+}
+
 /// Runs a scheduler process from its settings until `shutdown` resolves.
 pub async fn run_from_settings(
     settings: &ichnaea_runtime::Settings,
     lease: Duration,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<(), String> {
-    let uri = settings
-        .redis
-        .uri
-        .as_ref()
-        .ok_or_else(|| "REDIS_URI must be set".to_owned())?;
-    let redis = RedisClient::new(uri, settings.redis.pool_max_size, settings.redis.timeout)
-        .map_err(|e| e.to_string())?;
+    let redis = redis_client(settings)?;
     let tasks = catalogue(
-        settings.assets.bucket.is_some(),
+        settings.assets.cell_exports,
         &settings.worker.scheduler_intervals,
     )?;
     let lock = LeaderLock::new(redis, lease);

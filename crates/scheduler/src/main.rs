@@ -17,6 +17,10 @@ struct Cli {
     /// Leader lock lease in seconds: a standby takes over within this time.
     #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(3..=3600))]
     lease_secs: u64,
+    /// Push a trigger for this periodic task now (e.g. `data.cell_export_full`) and exit,
+    /// without taking the leader lock; repeatable.
+    #[arg(long, value_name = "TASK")]
+    trigger: Vec<String>,
 }
 
 #[tokio::main]
@@ -32,7 +36,12 @@ async fn main() -> ExitCode {
     telemetry::init_logging(&settings, "ichnaea");
     let _sentry = telemetry::init_sentry(&settings, env!("CARGO_PKG_VERSION"));
     let lease = Duration::from_secs(cli.lease_secs);
-    match ichnaea_scheduler::run_from_settings(&settings, lease, shutdown::signal()).await {
+    let result = if cli.trigger.is_empty() {
+        ichnaea_scheduler::run_from_settings(&settings, lease, shutdown::signal()).await
+    } else {
+        ichnaea_scheduler::trigger_now(&settings, &cli.trigger).await
+    };
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("ichnaea-scheduler: {e}");

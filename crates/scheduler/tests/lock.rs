@@ -168,6 +168,23 @@ fn plans_fire_and_move_on() {
 }
 
 #[test]
+fn cell_exports_are_scheduled_only_when_enabled() {
+    let names = |enabled| -> Vec<&str> {
+        ichnaea_scheduler::catalogue(enabled, &[])
+            .unwrap()
+            .iter()
+            .map(|t| t.name)
+            .filter(|n| n.starts_with("data.cell_export"))
+            .collect()
+    };
+    assert_eq!(
+        names(true),
+        ["data.cell_export_diff", "data.cell_export_full"]
+    );
+    assert!(names(false).is_empty());
+}
+
+#[test]
 fn intervals_can_be_overridden() {
     let tasks =
         ichnaea_scheduler::catalogue(false, &[("data.update_statcounter".into(), 5)]).unwrap();

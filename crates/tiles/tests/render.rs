@@ -344,6 +344,7 @@ async fn s3_upload_only_changed_tiles() {
         url: None,
         dir: std::env::temp_dir(),
         s3_endpoint: Some(s3.endpoint().to_owned()),
+        cell_exports: true,
     };
     let raw: Arc<dyn ObjectStore> = ichnaea_runtime::object_store::build(&settings).unwrap();
     let store = TileStore::new(raw.clone(), true);

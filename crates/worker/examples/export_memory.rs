@@ -36,6 +36,7 @@ async fn main() -> anyhow::Result<()> {
         url: None,
         dir: dir.path().to_owned(),
         s3_endpoint: None,
+        cell_exports: true,
     })?;
     let before = peak_rss_kib()?;
     let started = std::time::Instant::now();

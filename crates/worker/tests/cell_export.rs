@@ -96,6 +96,7 @@ async fn full_and_diff_exports_to_a_local_directory() {
         url: None,
         dir: dir.path().to_owned(),
         s3_endpoint: None,
+        cell_exports: true,
     })
     .unwrap();
 
@@ -150,6 +151,7 @@ async fn full_export_to_an_s3_compatible_store() {
         url: None,
         dir: std::env::temp_dir(),
         s3_endpoint: Some(s3.endpoint().to_owned()),
+        cell_exports: true,
     })
     .unwrap();
     let plan = ExportKind::Full.plan(now());

@@ -89,6 +89,7 @@ fn worker_state(db: DbPools, redis: &TestRedis, metrics: Metrics) -> WorkerState
             url: None,
             dir: std::env::temp_dir(),
             s3_endpoint: None,
+            cell_exports: true,
         },
     }
 }

@@ -15,6 +15,7 @@ async fn s3_round_trip() {
         url: None,
         dir: std::env::temp_dir(),
         s3_endpoint: Some(s3.endpoint().to_owned()),
+        cell_exports: true,
     };
     let store = build(&settings).unwrap();
     let path = Path::from("export/MLS-full-cell-export-2024-01-12T000000.csv.gz");

@@ -14,9 +14,10 @@
 //! (an extension, radio `NR`). Only positioned rows are written; a diff takes rows
 //! modified in the previous whole hour, a full export those modified within 365 days.
 //!
-//! The reference scheduled the exports only with `ASSET_BUCKET` set (the catalogue's
-//! [`ichnaea_core::tasks::Requirement::Assets`]); a run triggered without one writes to
-//! the local asset directory.
+//! The reference scheduled the exports only with `ASSET_BUCKET` set; here they are
+//! scheduled unless `CELL_EXPORT_ENABLED` is off (the catalogue's
+//! [`ichnaea_core::tasks::Requirement::CellExports`]), and without a bucket they go to the
+//! local asset directory like every other asset.
 
 use std::future::poll_fn;
 use std::io::Write;
