@@ -19,8 +19,10 @@ use mysql_async::prelude::Queryable as _;
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt as _};
 
-const LAT: f64 = 59.3293;
-const LON: f64 = 18.0686;
+// Paris: the sample's cell has a French MCC, and so do the others (an import derives a
+// cell's region from its MCC and position, the pipeline from its position alone).
+const LAT: f64 = 48.8566;
+const LON: f64 = 2.3522;
 
 /// Where the deployment keeps its assets, read back by the test through the same
 /// object store code the services use.
@@ -132,6 +134,29 @@ fn gunzip(bytes: &[u8]) -> String {
     text
 }
 
+/// Every cell of the database at `url`, as text, with the columns the MLS format carries
+/// (coordinates rounded to its 7 decimals).
+async fn cell_rows(url: &str) -> Vec<String> {
+    let pool = mysql_async::Pool::new(mysql_async::Opts::from_url(url).expect("the database URL"));
+    let mut conn = pool.get_conn().await.expect("a database connection");
+    let mut rows = Vec::new();
+    for table in ["cell_gsm", "cell_wcdma", "cell_lte", "cell_nr"] {
+        let part: Vec<String> = conn
+            .query(format!(
+                "SELECT CONCAT_WS('|', `radio`, `mcc`, `mnc`, `lac`, `cid`, IFNULL(`psc`, '-'), \
+                 ROUND(`lat`, 7), ROUND(`lon`, 7), `radius`, `samples`, IFNULL(`region`, '-'), \
+                 UNIX_TIMESTAMP(`created`), UNIX_TIMESTAMP(`modified`)) \
+                 FROM `{table}` ORDER BY `cellid`"
+            ))
+            .await
+            .expect("the cell rows");
+        rows.extend(part);
+    }
+    drop(conn);
+    let _ = pool.disconnect().await;
+    rows
+}
+
 /// Submit, back up, export, render: the same steps against either store.
 async fn backup_export_and_tiles(store: &Store) {
     let db = ScratchDb::new().await;
@@ -158,28 +183,60 @@ async fn backup_export_and_tiles(store: &Store) {
     let worker = start_worker(&db_url, &redis_url, &store.vars());
     let sample = Sample::at(LAT, LON);
     api.geosubmit(&sample.items).await;
-    let query = serde_json::json!({"considerIp": false, "cellTowers": [sample.cell]});
-    let located = wait_for(Duration::from_secs(60), || api.locate(&query)).await;
-    assert!(
-        located.is_some(),
-        "the cell did not become locatable\n{}",
-        worker.output()
-    );
+    // Cells of the other radios, for the export and its re-import.
+    let others = serde_json::json!([
+        {"radioType": "gsm", "mobileCountryCode": 208, "mobileNetworkCode": 1,
+         "locationAreaCode": 100, "cellId": 2001},
+        {"radioType": "wcdma", "mobileCountryCode": 208, "mobileNetworkCode": 5,
+         "locationAreaCode": 200, "cellId": 300_001, "primaryScramblingCode": 77},
+        {"radioType": "nr", "mobileCountryCode": 208, "mobileNetworkCode": 1,
+         "locationAreaCode": 70_000, "cellId": 12_345_678_901_u64}]);
+    let other_items: Vec<serde_json::Value> = (0..4)
+        .map(|i| {
+            serde_json::json!({"cellTowers": others, "position": {
+                "latitude": LAT + 0.01 + 0.0005 * f64::from(i), "longitude": LON - 0.01,
+                "accuracy": 10.0}})
+        })
+        .collect();
+    api.geosubmit(&other_items).await;
+    for query in [
+        serde_json::json!({"considerIp": false, "cellTowers": [sample.cell]}),
+        serde_json::json!({"considerIp": false, "cellTowers": [others[2]]}),
+    ] {
+        let located = wait_for(Duration::from_secs(60), || api.locate(&query)).await;
+        assert!(
+            located.is_some(),
+            "the cells did not become locatable\n{}",
+            worker.output()
+        );
+    }
+    let cells = cell_rows(&db_url).await;
+    assert_eq!(cells.len(), 4, "{cells:#?}");
 
     // The backup: the raw reports, under the key's name.
     let prefix = format!("backups/gnss/{KEY}/");
-    let backups = store.wait_for_keys(&prefix, &[&worker, &api.service]).await;
+    let submitted = sample.items.len() + other_items.len();
+    let backups = wait_for(Duration::from_secs(60), || async {
+        let keys = store.keys(&prefix).await;
+        let mut backed_up = 0;
+        for key in &keys {
+            let doc: serde_json::Value =
+                serde_json::from_str(&gunzip(&store.get(key).await)).expect("a JSON backup");
+            backed_up += doc["items"].as_array().map_or(0, Vec::len);
+        }
+        (backed_up == submitted).then_some(keys)
+    })
+    .await
+    .unwrap_or_else(|| {
+        panic!(
+            "the {submitted} reports were not backed up under {prefix}\n{}",
+            worker.output()
+        )
+    });
     assert!(
         backups.iter().all(|k| k.ends_with(".json.gz")),
         "{backups:?}"
     );
-    let mut backed_up = 0;
-    for key in &backups {
-        let doc: serde_json::Value =
-            serde_json::from_str(&gunzip(&store.get(key).await)).expect("a JSON backup");
-        backed_up += doc["items"].as_array().map_or(0, Vec::len);
-    }
-    assert_eq!(backed_up, sample.items.len(), "{backups:?}");
 
     // The public cell exports, triggered by hand as the scheduler does on its schedule.
     let mut env = store.vars();
@@ -207,6 +264,27 @@ async fn backup_export_and_tiles(store: &Store) {
         "{text}"
     );
     assert!(text.contains("\r\nLTE,208,1,9000,1234567,"), "{text}");
+    // The export restores the same cells in an empty database.
+    let copy = ScratchDb::new().await;
+    let copy_url = copy.url();
+    migrate_and_create_key(&copy_url);
+    let file = tempfile::Builder::new()
+        .suffix(".csv.gz")
+        .tempfile()
+        .expect("a temporary file");
+    std::fs::write(file.path(), store.get(&full[0]).await).expect("the export's copy");
+    let (status, stdout, stderr) = run(
+        "ichnaea-admin",
+        &["load-cells", file.path().to_str().expect("a UTF-8 path")],
+        &[("DB_READWRITE_URI", copy_url.as_str())],
+    );
+    assert!(status.success(), "load-cells failed: {stdout}\n{stderr}");
+    assert!(
+        stdout.contains("imported: 4 (new 4, updated 0, unchanged 0), skipped: 0"),
+        "{stdout}"
+    );
+    assert_eq!(cell_rows(&copy_url).await, cells, "{text}");
+
     let diff = store
         .wait_for_keys("export/MLS-diff-cell-export-", &[&worker])
         .await;
