@@ -100,11 +100,6 @@ impl Service {
         format!("--- {} output ---\n{text}", self.name)
     }
 
-    /// Whether the process is still running.
-    pub fn is_running(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(None))
-    }
-
     /// Sends SIGTERM and waits up to `within` for the process to exit; returns its status,
     /// or `None` if it did not stop in time (it is then killed).
     pub fn terminate(mut self, within: Duration) -> Option<ExitStatus> {

@@ -136,9 +136,8 @@ fn gunzip(bytes: &[u8]) -> String {
 
 /// Every cell of the database at `url`, as text, with the columns the MLS format carries
 /// (coordinates rounded to its 7 decimals).
-async fn cell_rows(url: &str) -> Vec<String> {
-    let pool = mysql_async::Pool::new(mysql_async::Opts::from_url(url).expect("the database URL"));
-    let mut conn = pool.get_conn().await.expect("a database connection");
+async fn cell_rows(db: &ScratchDb) -> Vec<String> {
+    let mut conn = db.conn().await;
     let mut rows = Vec::new();
     for table in ["cell_gsm", "cell_wcdma", "cell_lte", "cell_nr"] {
         let part: Vec<String> = conn
@@ -152,8 +151,7 @@ async fn cell_rows(url: &str) -> Vec<String> {
             .expect("the cell rows");
         rows.extend(part);
     }
-    drop(conn);
-    let _ = pool.disconnect().await;
+    let _ = conn.disconnect().await;
     rows
 }
 
@@ -164,20 +162,15 @@ async fn backup_export_and_tiles(store: &Store) {
     let db_url = db.url();
     let redis_url = redis.url();
     migrate_and_create_key(&db_url);
-    {
-        let pool =
-            mysql_async::Pool::new(mysql_async::Opts::from_url(&db_url).expect("the database URL"));
-        let mut conn = pool.get_conn().await.expect("a database connection");
-        conn.exec_drop(
-            "INSERT INTO `export_config` (`name`, `batch`, `schema`, `url`) \
-             VALUES ('backup', 1, 'backup', ?)",
-            (store.backup_url.clone(),),
-        )
-        .await
-        .expect("the backup export row");
-        drop(conn);
-        let _ = pool.disconnect().await;
-    }
+    let mut conn = db.conn().await;
+    conn.exec_drop(
+        "INSERT INTO `export_config` (`name`, `batch`, `schema`, `url`) \
+         VALUES ('backup', 1, 'backup', ?)",
+        (store.backup_url.clone(),),
+    )
+    .await
+    .expect("the backup export row");
+    let _ = conn.disconnect().await;
 
     let api = Api::start(&db_url, &redis_url, &[]).await;
     let worker = start_worker(&db_url, &redis_url, &store.vars());
@@ -210,7 +203,7 @@ async fn backup_export_and_tiles(store: &Store) {
             worker.output()
         );
     }
-    let cells = cell_rows(&db_url).await;
+    let cells = cell_rows(&db).await;
     assert_eq!(cells.len(), 4, "{cells:#?}");
 
     // The backup: the raw reports, under the key's name.
@@ -283,7 +276,7 @@ async fn backup_export_and_tiles(store: &Store) {
         stdout.contains("imported: 4 (new 4, updated 0, unchanged 0), skipped: 0"),
         "{stdout}"
     );
-    assert_eq!(cell_rows(&copy_url).await, cells, "{text}");
+    assert_eq!(cell_rows(&copy).await, cells, "{text}");
 
     let diff = store
         .wait_for_keys("export/MLS-diff-cell-export-", &[&worker])

@@ -72,30 +72,25 @@ async fn submit_process_locate_and_count_across_processes() {
     // Running totals in `stat` (pipeline §8): 9 WiFi and 3 cell observations, 3 new access
     // points and 1 new cell.
     let expected: HashMap<i8, i64> = [(1, 3), (2, 1), (3, 9), (4, 3)].into();
-    let pool =
-        mysql_async::Pool::new(mysql_async::Opts::from_url(&db_url).expect("the database URL"));
-    let counted = wait_for(Duration::from_secs(30), || {
-        let pool = pool.clone();
-        let expected = &expected;
-        async move {
-            let mut conn = pool.get_conn().await.ok()?;
-            let rows: Vec<(i8, i64)> = conn
-                .query("SELECT `key`, CAST(MAX(`value`) AS SIGNED) FROM `stat` GROUP BY `key`")
-                .await
-                .ok()?;
-            let counts: HashMap<i8, i64> = rows.into_iter().collect();
-            (expected.iter().all(|(k, v)| counts.get(k) == Some(v))).then_some(counts)
-        }
+    let (db, expected) = (&db, &expected);
+    let counted = wait_for(Duration::from_secs(30), || async move {
+        let mut conn = db.conn().await;
+        let rows: Vec<(i8, i64)> = conn
+            .query("SELECT `key`, CAST(MAX(`value`) AS SIGNED) FROM `stat` GROUP BY `key`")
+            .await
+            .ok()?;
+        let _ = conn.disconnect().await;
+        let counts: HashMap<i8, i64> = rows.into_iter().collect();
+        (expected.iter().all(|(k, v)| counts.get(k) == Some(v))).then_some(counts)
     })
     .await;
     if counted.is_none() {
-        let rows: Vec<(i8, String, i64)> = match pool.get_conn().await {
-            Ok(mut conn) => conn
-                .query("SELECT `key`, CAST(`time` AS CHAR), `value` FROM `stat` ORDER BY `key`, `time`")
-                .await
-                .unwrap_or_default(),
-            Err(_) => Vec::new(),
-        };
+        let rows: Vec<(i8, String, i64)> = db
+            .conn()
+            .await
+            .query("SELECT `key`, CAST(`time` AS CHAR), `value` FROM `stat` ORDER BY `key`, `time`")
+            .await
+            .unwrap_or_default();
         panic!(
             "the statistics task did not count the submission: stat rows (key, day, value) \
              {rows:?}, expected the largest value per key {expected:?}\n{}\n{}",
@@ -103,7 +98,6 @@ async fn submit_process_locate_and_count_across_processes() {
             scheduler.output()
         );
     }
-    let _ = pool.disconnect().await;
 
     // Every service stops cleanly on SIGTERM.
     for service in [scheduler, worker, api.service] {

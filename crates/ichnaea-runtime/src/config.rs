@@ -462,7 +462,8 @@ impl Parser<'_> {
         parsed
     }
 
-    fn boolean(&mut self, name: &str) -> bool {
+    /// The boolean `name`, or `default` when unset.
+    fn boolean(&mut self, name: &str, default: bool) -> bool {
         self.parse(name, "true or false", |s| {
             match s.to_ascii_lowercase().as_str() {
                 "1" | "true" | "yes" | "on" | "t" | "y" => Some(true),
@@ -470,7 +471,7 @@ impl Parser<'_> {
                 _ => None,
             }
         })
-        .unwrap_or(false)
+        .unwrap_or(default)
     }
 
     fn number<T: FromStr + PartialOrd + Copy + fmt::Display>(
@@ -663,7 +664,7 @@ impl Settings {
             raw,
             errors: Vec::new(),
         };
-        let local_dev_env = p.boolean("LOCAL_DEV_ENV");
+        let local_dev_env = p.boolean("LOCAL_DEV_ENV", false);
         let log_level = p
             .parse(
                 "LOGGING_LEVEL",
@@ -728,8 +729,7 @@ impl Settings {
             url: p.string("ASSET_URL"),
             dir: PathBuf::from(p.string("ASSET_DIR").unwrap_or_else(|| "var/assets".into())),
             s3_endpoint: p.string("S3_ENDPOINT_URL"),
-            cell_exports: raw.get("CELL_EXPORT_ENABLED").is_none()
-                || p.boolean("CELL_EXPORT_ENABLED"),
+            cell_exports: p.boolean("CELL_EXPORT_ENABLED", true),
         };
 
         let secret_key = match p.secret("SECRET_KEY") {
@@ -799,7 +799,7 @@ impl Settings {
             assets,
             secret_key,
             mapbox_token: p.secret("MAPBOX_TOKEN"),
-            daily_limit_http_429: p.boolean("DAILY_LIMIT_HTTP_429"),
+            daily_limit_http_429: p.boolean("DAILY_LIMIT_HTTP_429", false),
             api,
             worker,
         };

@@ -200,9 +200,14 @@ impl TestDb {
 
     /// A plain connection to this database.
     pub async fn conn(&self) -> mysql_async::Conn {
-        let opts = mysql_async::Opts::from_url(&self.url).expect("test url");
-        mysql_async::Conn::new(opts).await.expect("test connection")
+        connect(&self.url).await
     }
+}
+
+/// A plain connection to the database at a test URL.
+async fn connect(url: &str) -> mysql_async::Conn {
+    let opts = mysql_async::Opts::from_url(url).expect("test url");
+    mysql_async::Conn::new(opts).await.expect("test connection")
 }
 
 /// An empty database that is not migrated, dropped when the value is dropped.
@@ -231,6 +236,11 @@ impl ScratchDb {
     /// The database URL.
     pub fn url(&self) -> String {
         self.url.clone()
+    }
+
+    /// A plain connection to this database.
+    pub async fn conn(&self) -> mysql_async::Conn {
+        connect(&self.url).await
     }
 }
 
